@@ -17,12 +17,15 @@ from pydantic import BaseModel, ValidationError
 
 from esl_apps import resources
 from esl_apps.config.dispositions import Codebook
-from esl_apps.config.errors import ConfigError, ConfigIssue
-from esl_apps.config.locate import issues_from_validation
+from esl_apps.config.errors import ConfigError, ConfigIssue, KeyPath
+from esl_apps.config.flows import Flow
+from esl_apps.config.locate import describe, issues_from_validation
 from esl_apps.config.pbx import PbxConfig
+from esl_apps.config.prune import CODEBOOK_SPEC, FLOW_SPEC, PBX_SPEC, PruneSpec, best_effort
+from esl_apps.config.validate import cross_check
 from esl_apps.config.yamlmarks import Marks, parse_yaml, read_text
 
-__all__ = ["Config", "SourceFile", "load_config"]
+__all__ = ["Checked", "Config", "SourceFile", "load_config"]
 
 PBX_FILE = "pbx.yaml"
 DISPOSITIONS_FILE = "dispositions.yaml"
@@ -41,7 +44,7 @@ class SourceFile:
 class Config:
     pbx: PbxConfig
     dispositions: Codebook
-    flows: Mapping[str, Any]  # flow name -> esl_apps.config.flows.Flow
+    flows: Mapping[str, Flow]
     files: tuple[str, ...]
     warnings: tuple[ConfigIssue, ...] = ()
     sources: Mapping[str, SourceFile] = field(default_factory=dict, repr=False, compare=False)
@@ -60,58 +63,82 @@ def _read(path: Path, issues: list[ConfigIssue]) -> SourceFile | None:
     return SourceFile(name, data, marks)
 
 
-def _validate(model: type[BaseModel], source: SourceFile, issues: list[ConfigIssue]) -> Any:
+@dataclass
+class Checked:
+    """One file after validation: the model when valid, else a best-effort partial model."""
+
+    source: SourceFile
+    model: Any = None
+    valid: bool = False
+    index_maps: dict[str, list[int]] = field(default_factory=dict)
+    cut: set[KeyPath] = field(default_factory=set)
+
+
+def _validate(
+    model: type[BaseModel], source: SourceFile, spec: PruneSpec, issues: list[ConfigIssue]
+) -> Checked:
     data = source.data
+    checked = Checked(source)
     if data is None:
         issues.append(ConfigIssue(source.name, 1, 1, "(root)", "file is empty; expected a mapping of keys"))
-        return None
+        return checked
     if not isinstance(data, dict):
-        issues.append(ConfigIssue(source.name, 1, 1, "(root)", "expected a mapping of keys at the top level"))
-        return None
+        what = describe(data)
+        issues.append(
+            ConfigIssue(
+                source.name, 1, 1, "(root)", f"expected a mapping of keys at the top level, got {what}"
+            )
+        )
+        return checked
     try:
-        return model.model_validate(data)
+        checked.model = model.model_validate(data)
+        checked.valid = True
     except ValidationError as exc:
         issues.extend(issues_from_validation(exc, source.name, data, source.marks, model))
-        return None
+        partial = best_effort(model, data, spec)
+        if partial is not None:
+            checked.model, checked.index_maps, checked.cut = partial.model, partial.index_maps, partial.cut
+    return checked
 
 
-def _flow_model() -> type[BaseModel] | None:
-    try:
-        from esl_apps.config.flows import Flow
-    except ImportError:  # the flow models are written by the engine; until then flows load unchecked
-        return None
-    return Flow
+def _flow_name(data: Any, path: Path) -> str:
+    name = data.get("flow") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else path.stem
 
 
-def _load_flows(flows_dir: Path, issues: list[ConfigIssue], sources: dict[str, SourceFile]) -> dict[str, Any]:
-    flows: dict[str, Any] = {}
-    origin: dict[str, str] = {}
+def _load_flows(flows_dir: Path, issues: list[ConfigIssue]) -> dict[str, Checked]:
+    """Flow name -> checked file. A name defined twice is an error at the second file."""
+    flows: dict[str, Checked] = {}
     if not flows_dir.is_dir():
         issues.append(ConfigIssue(str(flows_dir), 1, 1, "(root)", "flows directory not found"))
         return flows
-    model = _flow_model()
-    paths = sorted([*flows_dir.glob("*.yaml"), *flows_dir.glob("*.yml")])
-    for path in paths:
+    for path in sorted([*flows_dir.glob("*.yaml"), *flows_dir.glob("*.yml")]):
         source = _read(path, issues)
         if source is None:
             continue
-        sources[source.name] = source
-        flow = _validate(model, source, issues) if model is not None else source.data
-        if flow is None:
-            continue
-        name = getattr(flow, "name", None) or getattr(flow, "flow", None) or path.stem
-        if not isinstance(name, str):
-            name = path.stem
+        checked = _validate(Flow, source, FLOW_SPEC, issues)
+        name = _flow_name(source.data, path)
         if name in flows:
-            line, column = source.marks.get(("flow",), source.marks.get(("name",), (1, 1)))
+            line, column = source.marks.get(("flow",), (1, 1))
+            other = flows[name].source.name
             issues.append(
-                ConfigIssue(
-                    source.name, line, column, "flow", f"flow {name!r} is also defined in {origin[name]}"
-                )
+                ConfigIssue(source.name, line, column, "flow", f"flow {name!r} is also defined in {other}")
             )
             continue
-        flows[name] = flow
-        origin[name] = source.name
+        if name != path.stem:
+            line, column = source.marks.get(("flow",), (1, 1))
+            issues.append(
+                ConfigIssue(
+                    source.name,
+                    line,
+                    column,
+                    "flow",
+                    f"flow {name!r} is in a file named {path.name}; "
+                    f"name the file {name}.yaml so admins find it",
+                    "warning",
+                )
+            )
+        flows[name] = checked
     return flows
 
 
@@ -120,28 +147,25 @@ def load_config(conf_dir: Path | None = None, flows_dir: Path | None = None) -> 
     conf_dir = Path(conf_dir) if conf_dir is not None else resources.example_conf_dir()
     flows_dir = Path(flows_dir) if flows_dir is not None else resources.example_flows_dir()
     issues: list[ConfigIssue] = []
-    sources: dict[str, SourceFile] = {}
 
     pbx_source = _read(conf_dir / PBX_FILE, issues)
-    pbx = _validate(PbxConfig, pbx_source, issues) if pbx_source else None
+    pbx = _validate(PbxConfig, pbx_source, PBX_SPEC, issues) if pbx_source else None
     disp_source = _read(conf_dir / DISPOSITIONS_FILE, issues)
-    codebook = _validate(Codebook, disp_source, issues) if disp_source else None
-    for source in (pbx_source, disp_source):
-        if source is not None:
-            sources[source.name] = source
-    flows = _load_flows(flows_dir, issues, sources)
+    codebook = _validate(Codebook, disp_source, CODEBOOK_SPEC, issues) if disp_source else None
+    flows = _load_flows(flows_dir, issues)
 
-    from esl_apps.config.validate import cross_check
-
-    issues.extend(cross_check(pbx, codebook, flows, sources, pbx_source, disp_source))
+    issues.extend(cross_check(pbx, codebook, flows))
     issues = sorted(set(issues), key=lambda i: (i.file, i.line, i.column, i.key_path, i.message))
-    if any(issue.severity == "error" for issue in issues) or pbx is None or codebook is None:
+    valid = pbx is not None and pbx.valid and codebook is not None and codebook.valid
+    if not valid or any(issue.severity == "error" for issue in issues):
         raise ConfigError(issues)
+    assert pbx is not None and codebook is not None
+    sources = [pbx.source, codebook.source, *(checked.source for checked in flows.values())]
     return Config(
-        pbx=pbx,
-        dispositions=codebook,
-        flows=MappingProxyType(flows),
-        files=tuple(sources),
+        pbx=pbx.model,
+        dispositions=codebook.model,
+        flows=MappingProxyType({name: checked.model for name, checked in flows.items()}),
+        files=tuple(source.name for source in sources),
         warnings=tuple(issues),
-        sources=MappingProxyType(sources),
+        sources=MappingProxyType({source.name: source for source in sources}),
     )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from esl_apps.config.errors import ConfigIssue, KeyPath, format_key_path
 from esl_apps.config.yamlmarks import Marks
 
-__all__ = ["describe", "issues_from_validation", "mark_for"]
+__all__ = ["data_path", "describe", "issues_from_validation", "mark_for"]
 
 
 def mark_for(marks: Marks, path: KeyPath) -> tuple[int, int]:
@@ -122,6 +122,18 @@ def _message(error: Mapping[str, Any], root: type[BaseModel], key: str | None) -
     return f"{msg[:1].lower()}{msg[1:]}, got {describe(value)}"
 
 
+def data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
+    """The part of a pydantic location that exists in ``data`` (union tags etc. dropped)."""
+    current, path = data, []
+    for part in loc:
+        if (isinstance(current, dict) and isinstance(part, str) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
+            current = current[part]
+            path.append(part)
+    return tuple(path)
+
+
 def issues_from_validation(
     exc: ValidationError, filename: str, data: Any, marks: Marks, root: type[BaseModel], prefix: KeyPath = ()
 ) -> list[ConfigIssue]:
@@ -129,13 +141,7 @@ def issues_from_validation(
     issues: list[ConfigIssue] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        current, path = data, list(prefix)
-        for part in loc:
-            if (isinstance(current, dict) and isinstance(part, str) and part in current) or (
-                isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-            ):
-                current = current[part]
-                path.append(part)
+        path = [*prefix, *data_path(loc, data)]
         key = loc[-1] if loc and isinstance(loc[-1], str) else None
         key_path = tuple(path)
         mark = mark_for(marks, key_path)

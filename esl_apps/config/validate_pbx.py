@@ -1,0 +1,182 @@
+"""Cross-checks inside pbx.yaml: references between agents, groups, queues, boxes, schedules, DIDs.
+
+References are checked against :class:`~esl_apps.config.validate.Names` (every name written in the
+raw files), so an entry that failed validation elsewhere is still "defined" here and produces no
+second, misleading error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from esl_apps.config.errors import KeyPath
+from esl_apps.config.pbx import PbxConfig
+
+if TYPE_CHECKING:
+    from esl_apps.config.validate import Names, Reporter
+
+__all__ = ["check_pbx"]
+
+
+def check_pbx(pbx: PbxConfig, report: Reporter, names: Names) -> None:
+    _check_agents(pbx, report, names)
+    _check_groups(pbx, report, names)
+    _check_overflow_cycles(pbx, report)
+    _check_queues(pbx, report, names)
+    _check_dids(pbx, report, names)
+    if pbx.callbacks is not None and pbx.callbacks.schedule is not None:
+        names.check(report, ("callbacks", "schedule"), "schedule", pbx.callbacks.schedule)
+    _check_numbering(pbx, report)
+
+
+def _check_agents(pbx: PbxConfig, report: Reporter, names: Names) -> None:
+    first: dict[str, int] = {}
+    for index, agent in enumerate(pbx.agents):
+        if agent.id in first:
+            report(
+                ("agents", index, "id"),
+                f"agent id {agent.id!r} is used twice (first at agents[{first[agent.id]}])",
+            )
+        first.setdefault(agent.id, index)
+        if not agent.endpoints:
+            report(
+                ("agents", index),
+                f"agent {agent.id!r} has no endpoints, so no call can reach them "
+                '(e.g. endpoints: ["user/1001@${domain}"])',
+            )
+        for g_index, group in enumerate(agent.groups):
+            names.check(report, ("agents", index, "groups", g_index), "ring group", group)
+
+
+def _check_groups(pbx: PbxConfig, report: Reporter, names: Names) -> None:
+    for gid, group in pbx.ring_groups.items():
+        base: KeyPath = ("ring_groups", gid)
+        seen: set[str] = set()
+        for m_index, member in enumerate(group.members):
+            where = (*base, "members", m_index)
+            if names.check(report, where, "agent", member.agent) and member.agent in seen:
+                report(where, f"agent {member.agent!r} is listed twice in this group")
+            seen.add(member.agent)
+        members = pbx.members_of(gid)
+        if not members:
+            report(
+                (*base, "members"),
+                f"ring group {gid!r} has no members: list agents under members (or name the group in an "
+                "agent's groups)",
+            )
+        elif group.strategy == "weighted_random" and all(m.weight == 0 for m in members):
+            report((*base, "members"), "weighted_random needs at least one member with weight > 0")
+        if group.queue is not None and names.check(report, (*base, "queue"), "queue", group.queue):
+            queue = pbx.queues.get(group.queue)
+            if queue is not None and queue.group != gid:
+                report(
+                    (*base, "queue"), f"queue {group.queue!r} serves ring group {queue.group!r}, not {gid!r}"
+                )
+        if group.voicemail is not None:
+            names.check(report, (*base, "voicemail"), "voicemail box", group.voicemail)
+        if group.schedule is not None:
+            names.check(report, (*base, "schedule"), "schedule", group.schedule)
+        for r_index, rule in enumerate(group.overflow):
+            to: KeyPath = (*base, "overflow", r_index, "to")
+            target = rule.to
+            if target.group == gid:
+                report((*to, "group"), f"ring group {gid!r} overflows to itself")
+            elif target.group is not None:
+                names.check(report, (*to, "group"), "ring group", target.group)
+            if target.voicemail is not None:
+                names.check(report, (*to, "voicemail"), "voicemail box", target.voicemail)
+            if target.callback and not names.has_callbacks:
+                report((*to, "callback"), "overflow to a callback needs the top-level callbacks: section")
+            for w_index, when in enumerate(rule.when):
+                where = (*base, "overflow", r_index, "when", w_index)
+                if when in ("queue_full", "max_wait") and group.queue is None:
+                    report(where, f"{when!r} can never happen: ring group {gid!r} has no queue", "warning")
+                if when == "closed" and group.schedule is None:
+                    report(where, f"'closed' can never happen: ring group {gid!r} has no schedule", "warning")
+
+
+def _check_overflow_cycles(pbx: PbxConfig, report: Reporter) -> None:
+    """Group A overflowing to B overflowing back to A would bounce a caller forever."""
+    edges = {
+        gid: [(i, r.to.group) for i, r in enumerate(g.overflow) if r.to.group in pbx.ring_groups]
+        for gid, g in pbx.ring_groups.items()
+    }
+    reported: set[frozenset[str]] = set()
+    for start in edges:
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for index, nxt in edges[node]:
+                if nxt == start and len(trail) > 1:
+                    if frozenset(trail) not in reported:
+                        reported.add(frozenset(trail))
+                        cycle = " -> ".join([*trail, start])
+                        report(
+                            ("ring_groups", node, "overflow", index, "to", "group"), f"overflow loop: {cycle}"
+                        )
+                elif nxt not in trail:
+                    stack.append((nxt, [*trail, nxt]))
+
+
+def _check_queues(pbx: PbxConfig, report: Reporter, names: Names) -> None:
+    for qid, queue in pbx.queues.items():
+        names.check(report, ("queues", qid, "group"), "ring group", queue.group)
+        group = pbx.ring_groups.get(queue.group)
+        for key, action in queue.leave_keys.items():
+            where = ("queues", qid, "leave_keys", key)
+            if action == "voicemail" and group is not None and group.voicemail is None:
+                report(
+                    where,
+                    f"key {key} leaves to voicemail, but ring group {queue.group!r} has no voicemail box",
+                )
+            if action == "callback" and not names.has_callbacks:
+                report(where, "a callback key needs the top-level callbacks: section")
+
+
+def _check_dids(pbx: PbxConfig, report: Reporter, names: Names) -> None:
+    first: dict[str, int] = {}
+    for index, did in enumerate(pbx.dids):
+        if did.number in first:
+            report(
+                ("dids", index, "number"),
+                f"DID {did.number} is listed twice (first at dids[{first[did.number]}])",
+            )
+        first.setdefault(did.number, index)
+        names.check(report, ("dids", index, "flow"), "flow", did.flow)
+        if did.schedule is not None:
+            names.check(report, ("dids", index, "schedule"), "schedule", did.schedule)
+
+
+def _numbering(pbx: PbxConfig) -> Iterator[tuple[str, KeyPath, str]]:
+    for index, agent in enumerate(pbx.agents):
+        if agent.extension:
+            yield agent.extension, ("agents", index, "extension"), f"agent {agent.id!r}"
+    for gid, group in pbx.ring_groups.items():
+        if group.extension:
+            yield group.extension, ("ring_groups", gid, "extension"), f"ring group {gid!r}"
+    for bid, box in pbx.voicemail.boxes.items():
+        yield box.number, ("voicemail", "boxes", bid, "number"), f"voicemail box {bid!r}"
+    yield pbx.dialplan.wrapup_extension, ("dialplan", "wrapup_extension"), "the wrap-up extension"
+    for name, code in pbx.dialplan.feature_codes.model_dump().items():
+        yield code, ("dialplan", "feature_codes", name), f"feature code {name}"
+
+
+def _check_numbering(pbx: PbxConfig, report: Reporter) -> None:
+    """Every internal number dials exactly one thing; a clash silently routes to the wrong one."""
+    owners: dict[str, str] = {}
+    for number, path, owner in _numbering(pbx):
+        if number in owners:
+            report(path, f"{number} is already used by {owners[number]}")
+        else:
+            owners[number] = owner
+    codes = pbx.dialplan.feature_codes.model_dump()
+    for name, code in codes.items():
+        for other, other_code in codes.items():
+            if other != name and other_code != code and other_code.startswith(code):
+                report(
+                    ("dialplan", "feature_codes", other),
+                    f"{other_code} starts with feature code {name} ({code}): a phone that dials as soon as "
+                    "a code matches never reaches it",
+                    "warning",
+                )
