@@ -14,8 +14,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from esl_apps.config import Config, load_config
+import yaml
+
+from esl_apps import resources
+from esl_apps.config import Config
+from esl_apps.config.dispositions import Codebook
 from esl_apps.config.flows import Flow
+from esl_apps.config.pbx import PbxConfig
 from esl_apps.engine import CallTrace, FlowEngine
 from esl_apps.store.records import MemoryRecordLog
 from tests.support.scripted_call import FakeClock, ScriptedCall
@@ -25,7 +30,16 @@ __all__ = ["Harness", "example_config", "make_config", "records_of"]
 
 @cache
 def example_config() -> Config:
-    return load_config()
+    """The shipped example, validated by the models directly (not through ``load_config``), so the
+    engine's tests exercise the engine and do not depend on the loader's line-mark machinery."""
+    conf, flows_dir = resources.example_conf_dir(), resources.example_flows_dir()
+    pbx = PbxConfig.model_validate(yaml.safe_load((conf / "pbx.yaml").read_text()))
+    codebook = Codebook.model_validate(yaml.safe_load((conf / "dispositions.yaml").read_text()))
+    flows = {}
+    for path in sorted(flows_dir.glob("*.yaml")):
+        model = Flow.model_validate(yaml.safe_load(path.read_text()))
+        flows[model.flow] = model
+    return Config(pbx=pbx, dispositions=codebook, flows=MappingProxyType(flows), files=())
 
 
 def make_config(

@@ -1,0 +1,503 @@
+"""Every node type, run by the engine over a scripted call (inline flows over the example pbx)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from esl_apps.call import BridgeOutcome
+from tests.support.flow_harness import Harness
+from tests.support.scripted_call import FakeClock, answer_by, bridge_outcome
+
+BYE = {"type": "hangup"}
+
+
+def flow(nodes: dict[str, Any], start: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"start": start or next(iter(nodes)), "nodes": nodes, **extra}
+
+
+def harness(tmp_path, nodes: dict[str, Any], **kw: Any) -> Harness:
+    return Harness(tmp_path, flows={"t": flow(nodes, **kw)})
+
+
+# ------------------------------------------------------------------------------------- play/say
+def test_play_plays_each_item_with_its_own_command_and_expands_variables(tmp_path):
+    h = harness(
+        tmp_path,
+        {
+            "p": {
+                "type": "play",
+                "prompt": [
+                    "ivr/hello.wav",
+                    {"tts": "Hello ${caller_id_number}", "voice": "slt"},
+                    {"say": {"type": "number", "value": "${n}"}},
+                ],
+                "children": {"next": "bye"},
+            },
+            "bye": BYE,
+        },
+    )
+    call = h.call(variables={"caller_id_number": "1000", "n": "42"})
+    trace = h.run(call, "t")
+    assert call.actions[1:4] == [
+        ("play", "ivr/hello.wav"),
+        ("speak", "Hello 1000", "flite", "slt"),
+        ("say", "en", "number", "pronounced", "42"),
+    ]
+    assert trace.steps[0].prompts == ("ivr/hello.wav", "tts:Hello 1000", "say:number:42")
+    assert trace.path == ["p", "bye"] and trace.end == "hangup"
+
+
+def test_play_missing_file_is_logged_and_the_flow_goes_on(tmp_path, caplog):
+    h = harness(
+        tmp_path, {"p": {"type": "play", "prompt": "ivr/nope.wav", "children": {"next": "bye"}}, "bye": BYE}
+    )
+    call = h.call(missing_files=["ivr/nope.wav"])
+    trace = h.run(call, "t")
+    assert trace.steps[0].detail["missing_prompts"] == ["ivr/nope.wav"]
+    assert trace.path == ["p", "bye"]
+    assert "ivr/nope.wav not found" in caplog.text
+
+
+def test_say_digits_reads_one_digit_at_a_time(tmp_path):
+    h = harness(
+        tmp_path,
+        {
+            "s": {"type": "say", "say": {"type": "digits", "value": "${acct}"}, "children": {"next": "bye"}},
+            "bye": BYE,
+        },
+    )
+    call = h.call(variables={"acct": "1234"})
+    h.run(call, "t")
+    assert ("say", "en", "number", "iterated", "1234") in call.actions
+
+
+# ------------------------------------------------------------------------------------------ menu
+MENU = {
+    "type": "menu",
+    "prompt": {"tts": "Press 1 or 2"},
+    "options": {"1": "one", "2": "two"},
+    "max_tries": 3,
+    "invalid_prompt": "ivr/invalid.wav",
+    "timeout_prompt": "ivr/timeout.wav",
+    "children": {"max_tries": "exit"},
+}
+
+
+def menu_nodes(**menu: Any) -> dict[str, Any]:
+    return {
+        "m": {**MENU, **menu},
+        "one": {"type": "play", "prompt": "one.wav", "children": {"next": "bye"}},
+        "two": {"type": "play", "prompt": "two.wav", "children": {"next": "bye"}},
+        "exit": {"type": "play", "prompt": "exit.wav", "children": {"next": "bye"}},
+        "bye": BYE,
+    }
+
+
+def test_menu_option_goes_to_its_target(tmp_path):
+    h = harness(tmp_path, menu_nodes())
+    call = h.call(inputs=["2"])
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "two", "bye"]
+    assert trace.steps[0].outcome == "option:2" and trace.steps[0].digits == "2"
+    collect = call.of("collect")[0]
+    assert collect[1] == "say:Press 1 or 2"
+    assert collect[2]["max"] == 1 and collect[2]["tries"] == 1
+
+
+def test_menu_timeout_and_invalid_play_their_prompts_then_accept(tmp_path):
+    h = harness(tmp_path, menu_nodes())
+    call = h.call(inputs=[None, "7", "1"])
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "one", "bye"]
+    assert trace.steps[0].detail["attempts"] == ["timeout", "invalid", "option:1"]
+    plays = [a[1] for a in call.of("play")]
+    assert plays == ["ivr/timeout.wav", "ivr/invalid.wav", "one.wav"]
+
+
+def test_menu_garbage_reaches_max_tries_exit_after_exactly_max_tries(tmp_path):
+    h = harness(tmp_path, menu_nodes())
+    call = h.call(inputs=["7"] * 50)
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "exit", "bye"]
+    assert len(call.of("collect")) == 3
+    assert trace.steps[0].outcome == "max_tries"
+
+
+def test_menu_silence_reaches_max_tries_exit(tmp_path):
+    h = harness(tmp_path, menu_nodes(max_tries=2))
+    call = h.call(inputs=[])
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "exit", "bye"]
+    assert len(call.of("collect")) == 2
+    # the timeout prompt is not played after the last try: the exit follows at once
+    assert [a[1] for a in call.of("play")] == ["ivr/timeout.wav", "exit.wav"]
+
+
+def test_menu_repeat_key_replays_without_using_a_try_but_is_capped(tmp_path):
+    h = harness(tmp_path, menu_nodes(repeat_key="*"))
+    call = h.call(inputs=["*", "*", "1"])
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "one", "bye"]
+    assert trace.steps[0].detail["attempts"] == ["repeat", "repeat", "option:1"]
+
+    endless = h.call(inputs=["*"] * 100)
+    trace = h.run(endless, "t")
+    assert trace.path == ["m", "exit", "bye"]
+    assert len(endless.of("collect")) == 5 + 3  # MAX_REPEATS free repeats, then they count as invalid
+
+
+def test_menu_back_key_returns_to_the_previous_menu(tmp_path):
+    nodes = {
+        "main": {**MENU, "options": {"1": "sub"}, "children": {"max_tries": "bye"}},
+        "sub": {**MENU, "options": {"1": "bye"}, "back_key": "#", "children": {"max_tries": "bye"}},
+        "bye": BYE,
+    }
+    h = harness(tmp_path, nodes)
+    call = h.call(inputs=["1", "#", "1", "1"])
+    trace = h.run(call, "t")
+    assert trace.path == ["main", "sub", "main", "sub", "bye"]
+    # '#' is a key in the sub-menu, so it cannot also end digit entry there
+    assert call.of("collect")[1][2]["terminators"] == ""
+    assert call.of("collect")[0][2]["terminators"] == "#"
+
+
+def test_menu_back_key_on_the_first_menu_hears_it_again(tmp_path):
+    h = harness(tmp_path, menu_nodes(back_key="#"))
+    call = h.call(inputs=["#", "2"])
+    trace = h.run(call, "t")
+    assert trace.path == ["m", "two", "bye"]
+    assert trace.steps[0].detail["attempts"] == ["back", "option:2"]
+
+
+def test_menu_direct_dial_transfers_to_the_extension(tmp_path):
+    dd = {"min_digits": 4, "max_digits": 4, "pattern": "^1\\d{3}$", "context": "default"}
+    h = harness(tmp_path, menu_nodes(direct_dial=dd))
+    call = h.call(inputs=["1003#"])
+    trace = h.run(call, "t")
+    assert call.actions[-1] == ("transfer", "1003", "default")
+    assert trace.end == "transfer" and trace.steps[0].outcome == "direct_dial"
+    assert call.of("collect")[0][2]["max"] == 4
+
+
+def test_menu_direct_dial_outside_the_pattern_is_invalid(tmp_path):
+    dd = {"min_digits": 4, "max_digits": 4, "pattern": "^1\\d{3}$"}
+    h = harness(tmp_path, menu_nodes(direct_dial=dd))
+    call = h.call(inputs=["9999#", "1"])
+    trace = h.run(call, "t")
+    assert not call.of("transfer")
+    assert trace.path == ["m", "one", "bye"]
+
+
+# --------------------------------------------------------------------------------------- collect
+COLLECT = {
+    "type": "collect",
+    "prompt": {"tts": "Account number"},
+    "variable": "acct",
+    "min_digits": 4,
+    "max_digits": 4,
+    "regex": "^\\d{4}$",
+    "tries": 2,
+    "invalid_prompt": "bad.wav",
+    "children": {"ok": "ok", "failed": "failed"},
+}
+
+
+def collect_nodes(**kw: Any) -> dict[str, Any]:
+    return {
+        "c": {**COLLECT, **kw},
+        "ok": {"type": "play", "prompt": {"tts": "You keyed ${acct}"}, "children": {"next": "bye"}},
+        "failed": {"type": "play", "prompt": "failed.wav", "children": {"next": "bye"}},
+        "bye": BYE,
+    }
+
+
+def test_collect_stores_the_digits_in_the_variable(tmp_path):
+    h = harness(tmp_path, collect_nodes())
+    call = h.call(inputs=["12#", "1234#"])
+    trace = h.run(call, "t")
+    assert trace.path == ["c", "ok", "bye"]
+    assert ("speak", "You keyed 1234", "flite", "kal") in call.actions
+    assert trace.steps[0].digits == "1234"
+    args = call.of("collect")[0]
+    assert args[2] == {
+        "min": 4,
+        "max": 4,
+        "tries": 2,
+        "regex": "^\\d{4}$",
+        "terminators": "#",
+        "variable": "acct",
+    }
+    assert ("invalid_prompt", "bad.wav") in call.actions
+
+
+def test_collect_failure_takes_the_failed_child(tmp_path):
+    h = harness(tmp_path, collect_nodes())
+    call = h.call(inputs=["99", None])
+    trace = h.run(call, "t")
+    assert trace.path == ["c", "failed", "bye"]
+
+
+# ------------------------------------------------------------------------------- set / branches
+def test_set_sets_flow_and_channel_variables(tmp_path):
+    nodes = {
+        "s": {"type": "set", "variables": {"tier": "gold", "n": 5}, "children": {"next": "b"}},
+        "b": {"type": "branch_var", "variable": "tier", "cases": {"gold": "g"}, "default": "bye"},
+        "g": {"type": "play", "prompt": "gold-${n}.wav", "children": {"next": "bye"}},
+        "bye": BYE,
+    }
+    h = harness(tmp_path, nodes)
+    call = h.call()
+    trace = h.run(call, "t")
+    assert ("set_var", "tier", "gold") in call.actions and ("set_var", "n", "5") in call.actions
+    assert trace.path == ["s", "b", "g", "bye"]
+    assert ("play", "gold-5.wav") in call.actions
+
+
+def test_branch_var_reads_channel_variables_and_falls_back_to_default(tmp_path):
+    nodes = {
+        "b": {"type": "branch_var", "variable": "customer_tier", "cases": {"gold": "g"}, "default": "d"},
+        "g": {"type": "play", "prompt": "g.wav", "children": {"next": "bye"}},
+        "d": {"type": "play", "prompt": "d.wav", "children": {"next": "bye"}},
+        "bye": BYE,
+    }
+    h = harness(tmp_path, nodes)
+    assert h.run(h.call(variables={"customer_tier": "gold"}), "t").path == ["b", "g", "bye"]
+    assert h.run(h.call(variables={"customer_tier": "bronze"}), "t").path == ["b", "d", "bye"]
+    assert h.run(h.call(), "t").path == ["b", "d", "bye"]
+
+
+def test_branch_caller_rules_in_order_then_default(tmp_path):
+    nodes = {
+        "b": {
+            "type": "branch_caller",
+            "rules": [{"pattern": "^\\+447", "to": "mobile"}, {"pattern": "^\\+44", "to": "uk"}],
+            "default": "other",
+        },
+        "mobile": BYE,
+        "uk": BYE,
+        "other": BYE,
+    }
+    h = harness(tmp_path, nodes)
+    assert h.run(h.call(caller="+447700900999"), "t").path == ["b", "mobile"]
+    assert h.run(h.call(caller="+442079460000"), "t").path == ["b", "uk"]
+    assert h.run(h.call(caller="anonymous"), "t").path == ["b", "other"]
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (datetime(2026, 11, 23, 10, 0, tzinfo=UTC), "open"),  # Monday 10:00 GMT
+        (datetime(2026, 11, 23, 20, 0, tzinfo=UTC), "closed"),  # Monday evening
+        (datetime(2026, 11, 22, 10, 0, tzinfo=UTC), "closed"),  # Sunday
+        (datetime(2026, 12, 25, 10, 0, tzinfo=UTC), "holiday"),  # Christmas (a Friday)
+        (datetime(2026, 12, 24, 10, 0, tzinfo=UTC), "open"),  # Christmas Eve special hours 08-12
+        (datetime(2026, 12, 24, 13, 0, tzinfo=UTC), "holiday"),  # ... and after them
+    ],
+)
+def test_branch_time_open_closed_holiday(tmp_path, at, expected):
+    nodes = {
+        "t": {
+            "type": "branch_time",
+            "schedule": "office",
+            "children": {"open": "o", "closed": "c", "holiday": "h"},
+        },
+        "o": BYE,
+        "c": BYE,
+        "h": BYE,
+    }
+    h = Harness(tmp_path, clock=FakeClock(at), flows={"t": flow(nodes)})
+    trace = h.run(h.call(), "t")
+    assert trace.steps[0].outcome == expected
+    assert trace.path[1] == expected[0]
+
+
+def test_branch_time_holiday_falls_back_to_closed(tmp_path):
+    nodes = {
+        "t": {"type": "branch_time", "schedule": "office", "children": {"open": "o", "closed": "c"}},
+        "o": BYE,
+        "c": BYE,
+    }
+    h = Harness(tmp_path, clock=FakeClock(datetime(2026, 12, 25, 10, tzinfo=UTC)), flows={"t": flow(nodes)})
+    assert h.run(h.call(), "t").path == ["t", "c"]
+
+
+# ------------------------------------------------------------------------------ ring group/queue
+RING = {
+    "r": {
+        "type": "ring_group",
+        "group": "billing",
+        "children": {"answered": "after", "no_answer": "na", "busy": "busy", "failed": "failed"},
+    },
+    "after": {"type": "play", "prompt": "survey.wav", "children": {"next": "bye"}},
+    "na": BYE,
+    "busy": BYE,
+    "failed": BYE,
+    "bye": BYE,
+}
+
+
+def test_ring_group_rings_every_member_endpoint_with_its_timeout(tmp_path):
+    h = harness(tmp_path, RING)
+    call = h.call()
+    trace = h.run(call, "t")
+    assert call.of("bridge")[0][1:] == (
+        ("user/1007@pbx.example.com", "sofia/internal/sip:1008@pbx.example.com"),
+        True,
+    )
+    assert trace.path == ["r", "na"]
+    assert trace.bridges[0]["rang"] == ["grace", "heidi"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "child"),
+    [
+        (BridgeOutcome.NO_ANSWER, "na"),
+        (BridgeOutcome.BUSY, "busy"),
+        (BridgeOutcome.REJECTED, "busy"),
+        (BridgeOutcome.UNREACHABLE, "failed"),
+        (BridgeOutcome.FAILED, "failed"),
+    ],
+)
+def test_ring_group_outcomes_pick_children(tmp_path, outcome, child):
+    h = harness(tmp_path, RING)
+    trace = h.run(h.call(bridge=bridge_outcome(outcome)), "t")
+    assert trace.path == ["r", child]
+
+
+def test_ring_group_answered_then_agent_hangs_up_continues_with_answered_child(tmp_path):
+    h = harness(tmp_path, RING)
+    call = h.call(bridge=answer_by("grace", ended_by="agent"))
+    trace = h.run(call, "t")
+    assert trace.path == ["r", "after", "bye"]
+    assert trace.bridges[0]["answered_by"] == "grace"
+
+
+def test_ring_group_answered_and_caller_hangs_up_ends_as_bridged(tmp_path):
+    h = harness(tmp_path, RING)
+    trace = h.run(h.call(bridge=answer_by("heidi", ended_by="caller")), "t")
+    assert trace.path == ["r"] and trace.end == "bridged"
+
+
+def test_queue_rings_the_queue_group(tmp_path):
+    nodes = {"q": {"type": "queue", "queue": "support", "children": {"next": "bye"}}, "bye": BYE}
+    h = harness(tmp_path, nodes)
+    call = h.call()
+    trace = h.run(call, "t")
+    assert trace.bridges[0]["queue"] == "support"
+    assert trace.bridges[0]["rang"] == ["dave", "erin", "frank", "heidi"]
+
+
+class RecordingRinger:
+    def __init__(self):
+        self.calls = []
+
+    async def ring(self, call, group_id, ctx):
+        from esl_apps.engine import RingOutcome
+
+        self.calls.append((group_id, ctx.queue, ctx.flow, ctx.node, dict(ctx.variables)))
+        return RingOutcome(status="busy", cause="USER_BUSY")
+
+
+def test_an_injected_ringer_replaces_the_default(tmp_path):
+    from esl_apps.engine import FlowEngine
+
+    h = harness(tmp_path, RING)
+    ringer = RecordingRinger()
+    h.engine = FlowEngine(h.config, records=h.records, clock=h.clock, ringer=ringer)
+    call = h.call()
+    trace = h.run(call, "t")
+    assert ringer.calls == [("billing", None, "t", "r", {})]
+    assert trace.path == ["r", "busy"] and not call.of("bridge")
+
+
+# ----------------------------------------------------------------------- transfer/voicemail/...
+def test_transfer_hands_the_call_to_the_dialplan(tmp_path):
+    h = harness(tmp_path, {"x": {"type": "transfer", "extension": "2001", "context": "default"}})
+    call = h.call()
+    trace = h.run(call, "t")
+    assert call.actions[-1] == ("transfer", "2001", "default")
+    assert trace.end == "transfer" and not call.of("hangup")
+
+
+def test_voicemail_uses_the_box_number_domain_and_profile(tmp_path):
+    h = harness(tmp_path, {"v": {"type": "voicemail", "box": "support"}})
+    call = h.call()
+    trace = h.run(call, "t")
+    assert call.of("voicemail") == [("voicemail", "8002", "pbx.example.com", "default")]
+    assert trace.end == "voicemail"
+
+
+def test_voicemail_returning_early_hangs_up_instead_of_leaving_the_caller_parked(tmp_path):
+    h = harness(tmp_path, {"v": {"type": "voicemail", "box": "sales"}})
+    call = h.call(voicemail_hangs_up=False)
+    h.run(call, "t")
+    assert call.actions[-1] == ("hangup", "NORMAL_CLEARING")
+
+
+CALLBACK = {
+    "cb": {"type": "callback", "group": "sales", "children": {"requested": "thanks", "declined": "no"}},
+    "thanks": BYE,
+    "no": BYE,
+}
+
+
+def test_callback_reads_the_number_back_and_stores_the_request(tmp_path):
+    h = harness(tmp_path, CALLBACK)
+    call = h.call(caller="+441632960123", inputs=["1"])
+    trace = h.run(call, "t")
+    assert trace.path == ["cb", "thanks"]
+    assert ("say", "en", "number", "iterated", "441632960123") in call.actions
+    [stored] = h.stream("callbacks")
+    assert stored == {
+        "event": "callback_requested",
+        "call_uuid": call.uuid,
+        "number": "+441632960123",
+        "group": "sales",
+        "did": "+442071234567",
+        "flow": "t",
+        "node": "cb",
+        "requested_at": "2026-11-23T10:00:03+00:00",
+        "status": "pending",
+    }
+
+
+def test_callback_declined_or_withheld_stores_nothing(tmp_path):
+    h = harness(tmp_path, CALLBACK)
+    assert h.run(h.call(inputs=["2"]), "t").path == ["cb", "no"]
+    withheld = h.call(caller="anonymous")
+    assert h.run(withheld, "t").path == ["cb", "no"]
+    assert not withheld.of("say")
+    assert h.stream("callbacks") == []
+
+
+def test_hangup_node_uses_its_cause(tmp_path):
+    h = harness(tmp_path, {"x": {"type": "hangup", "cause": "CALL_REJECTED"}})
+    call = h.call()
+    trace = h.run(call, "t")
+    assert call.actions[-1] == ("hangup", "CALL_REJECTED") and trace.end == "hangup"
+
+
+def test_goto_continues_in_another_flow(tmp_path):
+    h = Harness(
+        tmp_path,
+        flows={
+            "a": flow({"g": {"type": "goto", "flow": "b", "node": "second"}}),
+            "b": flow(
+                {"first": BYE, "second": {"type": "play", "prompt": "b.wav", "children": {"next": "first"}}}
+            ),
+            "c": flow({"g": {"type": "goto", "flow": "b"}}),
+        },
+    )
+    trace = h.run(h.call(), "a")
+    assert trace.path == ["g", "b:second", "b:first"]
+    assert h.run(h.call(), "c").path == ["g", "b:first"]
+
+
+def test_a_node_without_a_child_for_its_outcome_ends_the_flow_with_a_hangup(tmp_path):
+    h = harness(tmp_path, {"p": {"type": "play", "prompt": "x.wav"}})
+    call = h.call()
+    trace = h.run(call, "t")
+    assert trace.end == "flow_end" and call.actions[-1] == ("hangup", "NORMAL_CLEARING")
