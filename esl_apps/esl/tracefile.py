@@ -16,7 +16,9 @@ from typing import Literal
 
 EntryKind = Literal["sent", "received", "open", "close", "note"]
 
-_MESSAGE = re.compile(rb"^(>>> sent|<<< received) \[(c\d+|--) \+([0-9.]+)s (\d+) bytes\]$")
+_MESSAGE = re.compile(
+    rb"^(>>> sent|<<< received) \[(c\d+|--) \+([0-9.]+)s (\d+) bytes(, no trailing newline)?\]$"
+)
 _TCP = re.compile(rb"^--- \[(c\d+|--) \+([0-9.]+)s\] (open|close|close-local)(?::\s?(.*))?$")
 _NOTE = re.compile(rb"^# \[(c\d+|--) \+([0-9.]+)s\] (.*)$")
 _SECTION = re.compile(rb"^# Section (\d+)/(\d+): (.*)$")
@@ -87,6 +89,8 @@ def parse_trace(data: bytes, name: str = "<trace>") -> list[TraceSection]:
             if len(body) != n:
                 raise TraceFormatError(f"{name}: truncated message at byte {pos}")
             pos += n
+            if m.group(5) and data[pos : pos + 1] == b"\n":
+                pos += 1  # the file adds a line break after a message that does not end with one
             kind: EntryKind = "sent" if m.group(1).startswith(b">>>") else "received"
             entries.append(
                 TraceEntry(kind, _conn(m.group(2)), float(m.group(3)), body, body.decode("utf-8", "replace"))
