@@ -50,8 +50,9 @@ def make_config(
     pbx: Mapping[str, Any] | None = None,
 ) -> Config:
     base = example_config()
-    rec = base.pbx.recording.model_copy(
-        update={
+    rec = type(base.pbx.recording).model_validate(
+        {
+            **base.pbx.recording.model_dump(),
             "directory": str(tmp_path / "recordings"),
             "audit_file": str(tmp_path / "audit" / "consent-audit.jsonl"),
             **(recording or {}),
