@@ -33,7 +33,7 @@ from .protocol import (
     RudeRejection,
     UnknownMessage,
 )
-from .session import EslConnection
+from .session import EslConnection, mark_retrieved
 
 _LOG = logging.getLogger("esl_apps.esl.inbound")
 _ORPHAN_JOBS_KEPT = 256
@@ -214,6 +214,7 @@ class InboundClient:
         conn = self._live()
         job_uuid = str(uuidlib.uuid4())
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(mark_retrieved)
         self._jobs[job_uuid] = fut
         try:
             reply = await conn._command(p.bgapi(command, args, job_uuid=job_uuid))

@@ -36,7 +36,7 @@ from .protocol import (
     RemoteProtocolError,
     UnknownMessage,
 )
-from .session import EslConnection, is_error_reply
+from .session import EslConnection, is_error_reply, mark_retrieved
 
 EventListener = Callable[[Event], Any]
 Handler = Callable[["OutboundSession"], Awaitable[None]]
@@ -125,6 +125,7 @@ class OutboundSession(EslConnection):
             raise CallHangup(self.hangup_cause or "NORMAL_CLEARING")
         event_uuid = str(uuidlib.uuid4())
         fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(mark_retrieved)
         self._executes[event_uuid] = fut
         try:
             data = p.sendmsg_execute(app, arg, event_lock=event_lock, event_uuid=event_uuid)

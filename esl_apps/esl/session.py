@@ -30,6 +30,13 @@ from .protocol import (
 Reply = CommandReply | ApiResponse
 
 
+def mark_retrieved(fut: asyncio.Future[object]) -> None:
+    """Done-callback: a reply nobody awaits any more (pipelined setup, abandoned command) must not log
+    'exception was never retrieved' when the connection drops; awaiting it still raises."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 def is_error_reply(reply: Reply) -> bool:
     """`-ERR ...` / `-USAGE ...` on a command/reply (api errors stay in the ApiResponse body)."""
     return isinstance(reply, CommandReply) and reply.reply_text.startswith(("-ERR", "-USAGE"))
@@ -88,6 +95,7 @@ class EslConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             raise self._lost_error()
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(mark_retrieved)
         self._replies.append(fut)
         transport.write(data)
         return fut
