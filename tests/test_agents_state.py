@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from esl_apps.features.agents import NO_ANSWER_REASON, AgentStatus, AgentStore
 from esl_apps.store.connect import connect
@@ -154,21 +155,35 @@ def test_agent_in_two_groups_is_busy_for_both(redis_url: str) -> None:
     run(redis_url, body)
 
 
-def test_fewest_calls_counter_reset(redis_url: str) -> None:
-    async def body(store: AgentStore, picker: GroupPicker) -> None:
-        for agent in ("alice", "bob"):
-            await store.login(agent)
-        for n in range(3):
-            await store.call_started("alice", f"a{n}")
-            await store.call_ended("alice", talk_s=1, wrapup_s=0)
-        await store.call_started("bob", "b0")
-        await store.call_ended("bob", talk_s=1, wrapup_s=0)
-        assert await picker.pick("sales", "fewest_calls", SALES, count=None) == ["bob", "alice"]
-        await picker.release(["alice", "bob"])
-        await store.reset_call_count("bob")
-        await store.reset_call_count("alice")
-        assert (await store.get("alice")).calls_since_reset == 0
-        assert (await store.get("alice")).calls_taken == 3
-        assert await picker.pick("sales", "fewest_calls", SALES, count=None) == ["alice", "bob"]
+def test_fewest_calls_counts_start_again_each_day_or_week(redis_url: str) -> None:
+    """No reset job: a new period id makes yesterday's counts zero, for the group's reset mode."""
+    monday_noon = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).timestamp()
+    now = [monday_noon]
 
-    run(redis_url, body)
+    async def main() -> None:
+        client = connect(redis_url)
+        store = AgentStore(client, tz=UTC, clock=lambda: now[0])
+        picker = GroupPicker(client, owner_id="node-a", tz=UTC, clock=lambda: now[0])
+        try:
+            for agent in ("alice", "bob"):
+                await store.login(agent)
+            for n in range(3):
+                await store.call_started("alice", f"a{n}")
+                await store.call_ended("alice", talk_s=1, wrapup_s=0)
+            now[0] += 86400  # Tuesday
+            await store.call_started("bob", "b0")
+            await store.call_ended("bob", talk_s=1, wrapup_s=0)
+            alice = await store.get("alice")
+            assert (alice.calls_today, alice.calls_this_week, alice.calls_taken) == (0, 3, 3)
+            for reset, expected in (("daily", ["alice", "bob"]), ("weekly", ["bob", "alice"]),
+                                    ("never", ["bob", "alice"])):
+                got = await picker.pick("sales", "fewest_calls", SALES, count=None, reset=reset)
+                assert got == expected, reset
+                await picker.release(got)
+            now[0] += 6 * 86400  # next Monday: both weekly counts are zero again, tie -> config order
+            got = await picker.pick("sales", "fewest_calls", SALES, count=None, reset="weekly")
+            assert got == ["alice", "bob"]
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())

@@ -128,7 +128,9 @@ def test_bad_input_is_refused(redis_url: str) -> None:
         with pytest.raises(ValueError):
             await a.pick("g", "loudest", GROUP)
         with pytest.raises(ValueError, match="weight"):
-            MemberConfig("x", weight=0)
+            MemberConfig("x", weight=-1)
+        with pytest.raises(ValueError, match="reset"):
+            await a.pick("g", "fewest_calls", GROUP, reset="hourly")
         assert await a.pick("g", "sequential", GROUP, count=0) == []
 
     run(redis_url, body)

@@ -143,3 +143,27 @@ def test_lua_random_is_uniform_and_returns_distinct_agents(redis_url: str) -> No
         assert sorted(everyone) == [f"r{i:02d}" for i in range(9)]
 
     run(redis_url, body)
+
+
+def test_lua_weight_zero_members_are_standbys(redis_url: str) -> None:
+    weights = [0, 3, 0, 1, 2, 1, 1, 1, 1, 1, 1, 1]
+    group = tuple(MemberConfig(f"s{i:02d}", weight=w) for i, w in enumerate(weights))
+    standbys = ["s00", "s02"]
+
+    async def body(store: AgentStore, picker: GroupPicker) -> None:
+        for m in group:
+            await store.login(m.agent_id)
+        for n in range(300):
+            got = await picker.pick("g", Strategy.WEIGHTED_RANDOM, group, count=1, call_uuid=str(n))
+            assert got[0] not in standbys
+            await picker.release(got, str(n))
+        everyone = await picker.pick("g", Strategy.WEIGHTED_RANDOM, group, count=None, call_uuid="all")
+        assert everyone[-2:] == standbys and len(everyone) == len(group)
+        await picker.release(everyone, "all")
+        # with every weighted member busy, the standbys still get the call
+        busy = [m.agent_id for m in group if m.weight > 0]
+        for agent in busy:
+            await store.call_started(agent, f"busy-{agent}")
+        assert await picker.pick("g", Strategy.WEIGHTED_RANDOM, group, count=1, call_uuid="x") == ["s00"]
+
+    run(redis_url, body)

@@ -126,9 +126,15 @@ def test_weighted_random_second_place_is_drawn_from_the_rest_by_weight() -> None
         assert abs(seconds[f"w{w}"] / total - w / 6) < 0.025
 
 
-def test_weighted_random_rejects_non_positive_weight() -> None:
+def test_weighted_random_offers_weight_zero_standbys_last_in_config_order() -> None:
+    group = [MemberView("s1", 0, weight=0), MemberView("a", 1, weight=1), MemberView("s2", 2, weight=0),
+             MemberView("b", 3, weight=5)]
+    rng = random.Random(3)
+    for _ in range(200):
+        ordered = [m.agent_id for m in order_members(Strategy.WEIGHTED_RANDOM, group, rng=rng)]
+        assert sorted(ordered[:2]) == ["a", "b"] and ordered[2:] == ["s1", "s2"]
     with pytest.raises(ValueError, match="weight"):
-        order_members(Strategy.WEIGHTED_RANDOM, [MemberView("z", 0, weight=0)], rng=random.Random(1))
+        order_members(Strategy.WEIGHTED_RANDOM, [MemberView("z", 0, weight=-1)], rng=rng)
 
 
 def test_unknown_strategy_is_an_error() -> None:

@@ -12,8 +12,10 @@ process restart for an agent to come back.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +23,7 @@ import redis.asyncio as aioredis
 
 from esl_apps.features.strategies import MemberView
 from esl_apps.store.keys import PoolKeys
+from esl_apps.store.periods import ResetMode, check_mode, period_ids
 from esl_apps.store.scripts import register
 
 
@@ -50,8 +53,9 @@ class AgentState:
     agent_id: str
     status: AgentStatus
     reason: str = ""  # pause reason code
-    calls_taken: int = 0
-    calls_since_reset: int = 0
+    calls_taken: int = 0  # ever
+    calls_today: int = 0  # fewest_calls counts for groups that reset daily ...
+    calls_this_week: int = 0  # ... or weekly (Monday), in the store's time zone
     last_call_end_ms: int = 0  # 0 = never
     talk_time_s: float = 0.0
     consecutive_no_answers: int = 0
@@ -67,20 +71,32 @@ class AgentState:
         """Could be offered a call now."""
         return self.status is AgentStatus.AVAILABLE and self.reserved_by is None
 
-    def member_view(self, position: int, weight: float = 1.0) -> MemberView:
+    def calls_since_reset(self, reset: ResetMode | str = "daily") -> int:
+        mode = check_mode(reset)
+        if mode == "daily":
+            return self.calls_today
+        return self.calls_this_week if mode == "weekly" else self.calls_taken
+
+    def member_view(self, position: int, weight: float = 1.0, reset: ResetMode | str = "daily") -> MemberView:
         return MemberView(
             agent_id=self.agent_id,
             position=position,
             weight=weight,
             last_call_end_ms=self.last_call_end_ms,
-            calls_since_reset=self.calls_since_reset,
+            calls_since_reset=self.calls_since_reset(reset),
             available=self.free,
         )
 
     @classmethod
-    def from_hash(cls, agent_id: str, fields: dict[str, str], now_ms: int) -> AgentState:
+    def from_hash(
+        cls, agent_id: str, fields: dict[str, str], now_ms: int, periods: tuple[str, str] | None = None
+    ) -> AgentState:
+        """``periods`` are the (day, week) ids the counts are read for (default: from ``now_ms``, local)."""
+
         def i(name: str) -> int:
             return int(float(fields.get(name) or 0))
+
+        day, week = periods or period_ids(now_ms)
 
         status = AgentStatus(fields.get("status") or AgentStatus.LOGGED_OUT)
         wrapup_until = i("wrapup_until")
@@ -99,7 +115,8 @@ class AgentState:
             status=status,
             reason=fields.get("reason", "") if status is AgentStatus.PAUSED else "",
             calls_taken=i("calls_taken"),
-            calls_since_reset=i("calls_since_reset"),
+            calls_today=i("cd") if fields.get("cd_id") == day else 0,
+            calls_this_week=i("cw") if fields.get("cw_id") == week else 0,
             last_call_end_ms=i("last_call_end"),
             talk_time_s=float(fields.get("talk_time_s") or 0),
             consecutive_no_answers=i("no_answers"),
@@ -127,17 +144,32 @@ def _time_ms(reply: Sequence[Any]) -> int:
 class AgentStore:
     """Agent state operations; each is one atomic round trip to Redis."""
 
-    def __init__(self, redis: aioredis.Redis, key_prefix: str = "esl") -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        key_prefix: str = "esl",
+        *,
+        tz: tzinfo | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``tz`` is the centre's time zone: it decides when daily/weekly call counts start again."""
         self.redis = redis
         self.keys = PoolKeys(key_prefix)
+        self.tz = tz
+        self.clock = clock
         self._op = register(redis, "agent_op", with_common=True)
 
     async def _apply(self, op: str, agent_id: str, *args: Any) -> tuple[bool, AgentState]:
         if not agent_id:
             raise ValueError("agent id must not be empty")
-        reply = await self._op(keys=[self.keys.timed], args=[self.keys.base, op, agent_id, *args])
+        periods = self.periods()
+        reply = await self._op(keys=[self.keys.timed], args=[self.keys.base, *periods, op, agent_id, *args])
         flag, now = int(reply[0]), int(reply[1])
-        return bool(flag), AgentState.from_hash(agent_id, _pairs(reply[2:]), now)
+        return bool(flag), AgentState.from_hash(agent_id, _pairs(reply[2:]), now, periods)
+
+    def periods(self) -> tuple[str, str]:
+        """Today's and this week's ids in the centre's zone (what the scripts count calls under)."""
+        return period_ids(int(self.clock() * 1000), self.tz)
 
     async def login(self, agent_id: str) -> AgentState:
         return (await self._apply("login", agent_id))[1]
@@ -175,10 +207,6 @@ class AgentStore:
         """Drop the reservation made for ``call_uuid`` (whoever made it)."""
         return (await self._apply("release", agent_id, call_uuid))[1]
 
-    async def reset_call_count(self, agent_id: str) -> AgentState:
-        """Start the fewest_calls count again (run it on the schedule the centre chooses, e.g. daily)."""
-        return (await self._apply("reset_calls", agent_id))[1]
-
     async def get(self, agent_id: str) -> AgentState:
         return (await self.list([agent_id]))[0]
 
@@ -190,8 +218,9 @@ class AgentStore:
                 pipe.hgetall(self.keys.agent(agent_id))
             replies = await pipe.execute()
         now = _time_ms(replies[0])
+        periods = self.periods()
         return [
-            AgentState.from_hash(agent_id, {_text(k): _text(v) for k, v in fields.items()}, now)
+            AgentState.from_hash(agent_id, {_text(k): _text(v) for k, v in fields.items()}, now, periods)
             for agent_id, fields in zip(ids, replies[1:], strict=True)
         ]
 

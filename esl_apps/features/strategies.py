@@ -81,13 +81,16 @@ def weighted_order(members: Sequence[MemberView], rng: random.Random) -> list[Me
 
     Each next member is drawn from those left with probability weight / sum(weights left). The
     Efraimidis-Spirakis key ``u ** (1 / w)`` yields exactly that distribution in one sort.
+    Weight-0 members are standbys: offered only after everyone else, in configuration order.
     """
     for m in members:
-        if m.weight <= 0:
-            raise ValueError(f"member {m.agent_id!r}: weight must be positive, got {m.weight}")
-    keyed = [(rng.random() ** (1.0 / m.weight), m) for m in members]
+        if m.weight < 0:
+            raise ValueError(f"member {m.agent_id!r}: weight must not be negative, got {m.weight}")
+    weighted = [m for m in members if m.weight > 0]
+    keyed = [(rng.random() ** (1.0 / m.weight), m) for m in weighted]
     keyed.sort(key=lambda pair: pair[0], reverse=True)
-    return [m for _, m in keyed]
+    standby = sorted((m for m in members if m.weight == 0), key=lambda m: m.position)
+    return [m for _, m in keyed] + standby
 
 
 def next_rotation(strategy: Strategy | str, ordered: Sequence[MemberView], rotation: int) -> int:

@@ -18,9 +18,11 @@ import json
 import os
 import random
 import socket
+import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -28,6 +30,7 @@ from redis.exceptions import ResponseError
 
 from esl_apps.features.strategies import Strategy
 from esl_apps.store.keys import PoolKeys
+from esl_apps.store.periods import ResetMode, check_mode, period_ids
 from esl_apps.store.scripts import register
 
 DEFAULT_LEASE_MS = 60_000
@@ -35,7 +38,10 @@ DEFAULT_LEASE_MS = 60_000
 
 @dataclass(frozen=True, slots=True)
 class MemberConfig:
-    """One member of a ring group, in configuration order. Timeouts are used by the ringer, not the pick."""
+    """One member of a ring group, in configuration order. Timeouts are used by the ringer, not the pick.
+
+    Weight matters to weighted_random only; weight 0 makes the member a standby (offered last).
+    """
 
     agent_id: str
     weight: float = 1.0
@@ -45,8 +51,8 @@ class MemberConfig:
     def __post_init__(self) -> None:
         if not self.agent_id:
             raise ValueError("member agent_id must not be empty")
-        if self.weight <= 0:
-            raise ValueError(f"member {self.agent_id!r}: weight must be positive, got {self.weight}")
+        if self.weight < 0:
+            raise ValueError(f"member {self.agent_id!r}: weight must not be negative, got {self.weight}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +71,13 @@ def _member_pairs(members: Sequence[Any]) -> list[list[Any]]:
     seen: set[str] = set()
     for m in members:
         agent = str(getattr(m, "agent_id", None) or getattr(m, "agent", ""))
-        weight = float(getattr(m, "weight", 1.0) or 1.0)
+        weight = float(getattr(m, "weight", 1.0))
         if not agent:
             raise ValueError(f"ring group member without an agent id: {m!r}")
         if agent in seen:
             raise ValueError(f"agent {agent!r} is listed twice in one group")
-        if weight <= 0:
-            raise ValueError(f"member {agent!r}: weight must be positive, got {weight}")
+        if weight < 0:
+            raise ValueError(f"member {agent!r}: weight must not be negative, got {weight}")
         seen.add(agent)
         pairs.append([agent, weight])
     return pairs
@@ -84,34 +90,51 @@ def _fingerprint(pairs: list[list[Any]]) -> str:
 class GroupPicker:
     """Picks for any group; one instance per process (``owner_id`` names the process in leases)."""
 
-    def __init__(self, redis: aioredis.Redis, key_prefix: str = "esl", owner_id: str | None = None) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        key_prefix: str = "esl",
+        owner_id: str | None = None,
+        *,
+        tz: tzinfo | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
         self.keys = PoolKeys(key_prefix)
         self.owner_id = owner_id or default_owner_id()
+        self.tz = tz  # the centre's time zone: when daily/weekly fewest_calls counts restart
+        self.clock = clock
         self._pick = register(redis, "pick", with_common=True)
         self._sync = register(redis, "sync_group", with_common=True)
         self._op = register(redis, "agent_op", with_common=True)
-        # group -> (the member sequence last seen, its pairs, fingerprint); tuples are trusted by identity.
-        self._members: dict[str, tuple[Sequence[Any], list[list[Any]], str]] = {}
+        # group -> (member sequence last seen, reset mode, pairs, fingerprint); tuples trusted by identity.
+        self._members: dict[str, tuple[Sequence[Any], str, list[list[Any]], str]] = {}
         self._rng = random.Random()
 
-    def _prepare(self, group_id: str, members: Sequence[Any]) -> tuple[list[list[Any]], str]:
+    def _prepare(self, group_id: str, members: Sequence[Any], reset: str) -> tuple[list[list[Any]], str]:
         cached = self._members.get(group_id)
-        if cached is not None and cached[0] is members and isinstance(members, tuple):
-            return cached[1], cached[2]
+        if cached is not None and cached[0] is members and cached[1] == reset and isinstance(members, tuple):
+            return cached[2], cached[3]
+        check_mode(reset)
         pairs = _member_pairs(members)
         if not pairs:
             raise ValueError(f"ring group {group_id!r} has no members")
-        version = _fingerprint(pairs)
-        self._members[group_id] = (members, pairs, version)
+        version = _fingerprint([reset, *pairs])
+        self._members[group_id] = (members, reset, pairs, version)
         return pairs, version
 
-    async def sync_group(self, group_id: str, members: Sequence[Any]) -> str:
+    def _common_args(self) -> list[str]:
+        day, week = period_ids(int(self.clock() * 1000), self.tz)
+        return [self.keys.base, day, week]
+
+    async def sync_group(
+        self, group_id: str, members: Sequence[Any], reset: ResetMode | str = "daily"
+    ) -> str:
         """Write the member list to Redis now (picks also do it when needed); returns its fingerprint."""
-        pairs, version = self._prepare(group_id, members)
+        pairs, version = self._prepare(group_id, members, reset)
         await self._sync(
             keys=[self.keys.timed],
-            args=[self.keys.base, group_id, version, json.dumps(pairs, separators=(",", ":"))],
+            args=[*self._common_args(), group_id, version, json.dumps(pairs, separators=(",", ":")), reset],
         )
         return version
 
@@ -125,19 +148,19 @@ class GroupPicker:
         lease_ms: int = DEFAULT_LEASE_MS,
         call_uuid: str = "",
         exclude: Collection[str] = (),
+        reset: ResetMode | str = "daily",
     ) -> list[str]:
         """Reserve and return up to ``count`` free members in ring order (None: every free member).
 
         ``exclude`` leaves out agents already tried for this call (a sequential hunt asks for one
-        agent at a time). Pass the group's members as the same tuple each time: it is then
-        fingerprinted once per process instead of once per call.
+        agent at a time); ``reset`` is the group's ``fewest_calls_reset``. Pass the group's members
+        as the same tuple each time: it is then fingerprinted once per process, not once per call.
         """
-        return (
-            await self.pick_result(
-                group_id, strategy, members, count=count, lease_ms=lease_ms, call_uuid=call_uuid,
-                exclude=exclude,
-            )
-        ).agents
+        result = await self.pick_result(
+            group_id, strategy, members, count=count, lease_ms=lease_ms, call_uuid=call_uuid,
+            exclude=exclude, reset=reset,
+        )
+        return result.agents
 
     async def pick_result(
         self,
@@ -149,15 +172,17 @@ class GroupPicker:
         lease_ms: int = DEFAULT_LEASE_MS,
         call_uuid: str = "",
         exclude: Collection[str] = (),
+        reset: ResetMode | str = "daily",
     ) -> PickResult:
         strategy = Strategy(strategy)
         if lease_ms <= 0:
             raise ValueError("lease_ms must be positive")
         if count is not None and count <= 0:
             return PickResult([], await self.rotation(group_id))
-        pairs, version = self._prepare(group_id, members)
+        pairs, version = self._prepare(group_id, members, reset)
+        common = self._common_args()
         args = [
-            self.keys.base, group_id, version, strategy.value, -1 if count is None else count, lease_ms,
+            *common, group_id, version, strategy.value, -1 if count is None else count, lease_ms,
             self.owner_id, call_uuid, self._rng.getrandbits(31), json.dumps(list(exclude)),
         ]
         try:
@@ -167,7 +192,7 @@ class GroupPicker:
                 raise
             await self._sync(
                 keys=[self.keys.timed],
-                args=[self.keys.base, group_id, version, json.dumps(pairs, separators=(",", ":"))],
+                args=[*common, group_id, version, json.dumps(pairs, separators=(",", ":")), reset],
             )
             reply = await self._pick(keys=[self.keys.timed], args=args)
         return PickResult(agents=[_text(a) for a in reply[1:]], rotation_after=int(reply[0]))
@@ -178,14 +203,15 @@ class GroupPicker:
             return []
         reply = await self._op(
             keys=[self.keys.timed],
-            args=[self.keys.base, "release_many", self.owner_id, call_uuid, *agent_ids],
+            args=[*self._common_args(), "release_many", self.owner_id, call_uuid, *agent_ids],
         )
         return [_text(a) for a in reply]
 
     async def confirm(self, agent_id: str, call_uuid: str) -> bool:
         """The agent answered ``call_uuid``: on call now. False if our lease had expired or was not ours."""
         reply = await self._op(
-            keys=[self.keys.timed], args=[self.keys.base, "confirm", agent_id, self.owner_id, call_uuid]
+            keys=[self.keys.timed],
+            args=[*self._common_args(), "confirm", agent_id, self.owner_id, call_uuid],
         )
         return int(reply[0]) == 1
 

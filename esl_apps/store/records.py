@@ -80,7 +80,7 @@ class RecordLog:
         self.key_prefix = key_prefix
         self.rid_ttl_s = rid_ttl_s
         self.spool = Spool(Path(spool_dir))
-        self.spool.ensure_dir()
+        self.spool.tighten()  # created on the first spooled record, not here: readers need no spool
         self._auto_replay = auto_replay
         self._script = register(redis, "append_record") if redis is not None else None
         # Spool-first until a replay has drained what an earlier run left behind.

@@ -79,6 +79,14 @@ class Spool:
         # mkdir's mode is filtered by the umask and ignored for an existing directory: enforce it.
         os.chmod(self.directory, 0o700)
 
+    def tighten(self) -> None:
+        """Make an existing spool directory private; never creates it (readers may not own it)."""
+        if self.directory.is_dir():
+            try:
+                os.chmod(self.directory, 0o700)
+            except PermissionError:
+                log.warning("spool directory %s: cannot set mode 0700", self.directory)
+
     def write(self, record: SpooledRecord) -> None:
         """Append one record durably (written and fsynced when this returns)."""
         self.ensure_dir()
@@ -102,9 +110,10 @@ class Spool:
                 os.close(fd)  # also releases the lock
 
     def has_pending(self) -> bool:
-        if not self.directory.is_dir():
+        try:
+            return self.directory.is_dir() and any(self._pending_files())
+        except OSError:  # e.g. a report run by a user who cannot read the service's spool
             return False
-        return any(self._pending_files())
 
     def _pending_files(self) -> Iterator[Path]:
         for path in sorted(self.directory.iterdir()):

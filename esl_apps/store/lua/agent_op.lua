@@ -1,8 +1,9 @@
 -- One agent state change, applied atomically with the group indexes it affects.
--- KEYS[1] <base>:timed. ARGV[1] base, ARGV[2] op, ARGV[3] agent (or owner for release_many), ARGV[4..] op args.
+-- KEYS[1] <base>:timed. ARGV[1..3] base, day, week; ARGV[4] op; ARGV[5] agent (or owner for
+-- release_many); ARGV[6..] the op's arguments.
 -- Returns {flag, now_ms, field1, value1, ...} (the agent hash after the change), or for
 -- release_many the list of agents released.
-local op = ARGV[2]
+local op = ARGV[4]
 local now = now_ms()
 process_due(now)
 
@@ -19,9 +20,9 @@ local function lease_live(k, owner, call)
 end
 
 if op == 'release_many' then
-  local owner, call = ARGV[3], ARGV[4]
+  local owner, call = ARGV[5], ARGV[6]
   local released = {}
-  for i = 5, #ARGV do
+  for i = 7, #ARGV do
     local a = ARGV[i]
     local k = akey(a)
     local lo = redis.call('HMGET', k, 'lease_owner', 'lease_call')
@@ -34,7 +35,7 @@ if op == 'release_many' then
   return released
 end
 
-local a = ARGV[3]
+local a = ARGV[5]
 local k = akey(a)
 redis.call('SADD', REGISTRY, a)
 local status = redis.call('HGET', k, 'status') or 'logged_out'
@@ -54,7 +55,11 @@ local function start_call(call)
   set_status('on_call')
   redis.call('HSET', k, 'call_uuid', call, 'no_answers', 0, 'wrapup_until', 0)
   redis.call('HINCRBY', k, 'calls_taken', 1)
-  redis.call('HINCRBY', k, 'calls_since_reset', 1)
+  local c = redis.call('HMGET', k, 'cd_id', 'cw_id')
+  if c[1] ~= DAY then redis.call('HSET', k, 'cd_id', DAY, 'cd', 0) end
+  if c[2] ~= WEEK then redis.call('HSET', k, 'cw_id', WEEK, 'cw', 0) end
+  redis.call('HINCRBY', k, 'cd', 1)
+  redis.call('HINCRBY', k, 'cw', 1)
   clear_lease(k)
 end
 
@@ -77,9 +82,9 @@ elseif op == 'logout' then
   flag = 1
 elseif op == 'pause' then
   if status == 'on_call' then
-    redis.call('HSET', k, 'pending', 'pause', 'pending_reason', ARGV[4])
+    redis.call('HSET', k, 'pending', 'pause', 'pending_reason', ARGV[6])
   elseif status ~= 'logged_out' then
-    set_status('paused', ARGV[4])
+    set_status('paused', ARGV[6])
     redis.call('HSET', k, 'wrapup_until', 0)
     clear_lease(k)
     flag = 1
@@ -94,18 +99,18 @@ elseif op == 'unpause' then
     flag = 1
   end
 elseif op == 'call_started' then
-  start_call(ARGV[4])
+  start_call(ARGV[6])
   flag = 1
 elseif op == 'confirm' then
   -- The agent answered: the call is theirs whatever happened to the lease; flag says it was ours.
-  if lease_live(k, ARGV[4], ARGV[5]) then flag = 1 end
-  start_call(ARGV[5])
+  if lease_live(k, ARGV[6], ARGV[7]) then flag = 1 end
+  start_call(ARGV[7])
 elseif op == 'call_ended' then
-  local call = ARGV[6]
+  local call = ARGV[8]
   if status == 'on_call' and (call == '' or redis.call('HGET', k, 'call_uuid') == call) then
-    local wrapup_ms = math.floor(tonumber(ARGV[5]) * 1000)
+    local wrapup_ms = math.floor(tonumber(ARGV[7]) * 1000)
     redis.call('HSET', k, 'last_call_end', now, 'call_uuid', '')
-    redis.call('HINCRBYFLOAT', k, 'talk_time_s', ARGV[4])
+    redis.call('HINCRBYFLOAT', k, 'talk_time_s', ARGV[6])
     local pending = redis.call('HGET', k, 'pending')
     if pending == 'logout' then
       set_status('logged_out')
@@ -122,7 +127,7 @@ elseif op == 'call_ended' then
   end
 elseif op == 'no_answer' then
   local count = redis.call('HINCRBY', k, 'no_answers', 1)
-  local limit = tonumber(ARGV[4])
+  local limit = tonumber(ARGV[6])
   if limit > 0 and count >= limit and (status == 'available' or status == 'wrap_up') then
     set_status('paused', 'no-answer')
     redis.call('HSET', k, 'wrapup_until', 0)
@@ -130,13 +135,10 @@ elseif op == 'no_answer' then
     flag = 1
   end
 elseif op == 'release' then
-  if lease_live(k, nil, ARGV[4]) or redis.call('HGET', k, 'lease_call') == ARGV[4] then
+  if lease_live(k, nil, ARGV[6]) or redis.call('HGET', k, 'lease_call') == ARGV[6] then
     clear_lease(k)
     flag = 1
   end
-elseif op == 'reset_calls' then
-  redis.call('HSET', k, 'calls_since_reset', 0)
-  flag = 1
 else
   return redis.error_reply('ERR unknown agent op ' .. op)
 end

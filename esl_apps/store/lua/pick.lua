@@ -3,22 +3,23 @@
 -- only the group's free-agent indexes (kept current by every agent change), so its cost grows with
 -- log(members) and the number picked, not with the group's size.
 -- KEYS[1] <base>:timed
--- ARGV: base, group, version, strategy, count (-1 = every free member), lease_ms, owner, call_uuid,
---       seed, exclude (JSON list of agent ids)
+-- ARGV: base, day, week, group, version, strategy, count (-1 = every free member), lease_ms, owner,
+--       call_uuid, seed, exclude (JSON list of agent ids)
 -- Returns {rotation_after, agent1, agent2, ...}, or the error "STALE ..." when the group's member
 -- list in Redis is not the caller's (the caller syncs it and retries).
-local g, version, strategy = ARGV[2], ARGV[3], ARGV[4]
-local want, lease_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
-local owner, call = ARGV[7], ARGV[8]
-math.randomseed(tonumber(ARGV[9]))
+local g, version, strategy = ARGV[4], ARGV[5], ARGV[6]
+local want, lease_ms = tonumber(ARGV[7]), tonumber(ARGV[8])
+local owner, call = ARGV[9], ARGV[10]
+math.randomseed(tonumber(ARGV[11]))
 local excl, nexcl = {}, 0
-for _, a in ipairs(cjson.decode(ARGV[10])) do excl[a] = true; nexcl = nexcl + 1 end
+for _, a in ipairs(cjson.decode(ARGV[12])) do excl[a] = true; nexcl = nexcl + 1 end
 
 local META = gkey(g, 'meta')
 local mv = redis.call('HMGET', META, 'version', 'rr', 'wmax')
 if mv[1] ~= version then return redis.error_reply('STALE member list of group ' .. g) end
 local now = now_ms()
 process_due(now)
+roll_period(g)
 
 local FREE = gkey(g, 'free')
 local n = redis.call('ZCARD', FREE)
@@ -65,14 +66,19 @@ local function shuffle_all()
   end
 end
 
--- Successive weighted sampling over everyone left (Efraimidis-Spirakis keys u^(1/w)).
+-- Successive weighted sampling over everyone left (Efraimidis-Spirakis keys u^(1/w)); weight-0
+-- members (standbys) come after everyone else, in configuration order.
 local function weighted_all()
   local all = redis.call('ZRANGE', FREE, 0, -1)
   local keyed = {}
-  for _, a in ipairs(all) do
+  for i, a in ipairs(all) do
     if not excl[a] and not taken[a] then
       local w = tonumber(redis.call('HGET', gkey(g, 'w'), a)) or 1
-      keyed[#keyed + 1] = {math.random() ^ (1 / w), a}
+      if w > 0 then
+        keyed[#keyed + 1] = {math.random() ^ (1 / w), a}
+      else
+        keyed[#keyed + 1] = {-i, a}
+      end
     end
   end
   table.sort(keyed, function(x, y) return x[1] > y[1] end)

@@ -1,23 +1,27 @@
 -- Shared helpers of the agent pool scripts (prepended to agent_op.lua, pick.lua, sync_group.lua).
 --
 -- Every key of the pool carries the hash tag {agents}, so each script touches one Redis Cluster
--- slot even though an agent belongs to several groups. ARGV[1] is the pool base, e.g. "esl:{agents}";
--- KEYS[1] is always <base>:timed (declared for routing).
+-- slot even though an agent belongs to several groups. KEYS[1] is always <base>:timed (declared
+-- for routing). Every script's ARGV starts with: the pool base (e.g. "esl:{agents}"), today's and
+-- this week's period ids (computed by the client in the centre's time zone; they reset the
+-- fewest_calls counts); the script's own arguments follow from ARGV[4].
 --
 -- <base>:a:<agent>        hash   status, reason, pending, pending_reason, call_uuid, since,
---                                calls_taken, calls_since_reset, last_call_end, talk_time_s,
---                                no_answers, wrapup_until, lease_owner, lease_call, lease_group, lease_until
+--                                calls_taken, cd_id/cd (calls on day cd_id), cw_id/cw (in week cw_id),
+--                                last_call_end, talk_time_s, no_answers, wrapup_until,
+--                                lease_owner, lease_call, lease_group, lease_until
 -- <base>:ag:<agent>       set    groups the agent is a member of
 -- <base>:agents           set    every agent ever seen (for listings)
 -- <base>:timed            zset   agent -> ms when a wrap-up or lease ends (re-indexed lazily)
--- <base>:g:<g>:meta       hash   version (member-list fingerprint), rr (round-robin pointer), wmax, n
+-- <base>:g:<g>:meta       hash   version (member-list fingerprint), rr (round-robin pointer), wmax, n,
+--                                reset (daily|weekly|never), period (the period the fewest index counts)
 -- <base>:g:<g>:pos        hash   agent -> position in the group's configuration
 -- <base>:g:<g>:w          hash   agent -> weight
 -- <base>:g:<g>:free       zset   FREE members, score = position
 -- <base>:g:<g>:idle       zset   FREE members as "%08d<agent>" (position prefix breaks ties), score = last call end
--- <base>:g:<g>:fewest     zset   same members, score = calls since reset
+-- <base>:g:<g>:fewest     zset   same members, score = calls since the group's reset
 
-local B = ARGV[1]
+local B, DAY, WEEK = ARGV[1], ARGV[2], ARGV[3]
 local TIMED = B .. ':timed'
 local REGISTRY = B .. ':agents'
 
@@ -37,11 +41,28 @@ end
 
 local function enc(pos, a) return string.format('%08d', pos) .. a end
 
+local function period_of(mode)
+  if mode == 'daily' then return DAY elseif mode == 'weekly' then return WEEK end
+  return 'never'
+end
+
+-- Calls counted by fewest_calls for a group whose counts reset with `mode`.
+local function calls_since(c, mode)
+  if mode == 'daily' then
+    if c.cd_id == DAY then return c.cd end
+    return 0
+  elseif mode == 'weekly' then
+    if c.cw_id == WEEK then return c.cw end
+    return 0
+  end
+  return c.total
+end
+
 -- Free = available (or wrap-up that has ended) and not under a live lease.
--- Returns free, wake (ms when that may change, or nil), last_call_end, calls_since_reset.
+-- Returns free, wake (ms when that may change, or nil), last_call_end, call counts.
 local function agent_free(a, now)
   local v = redis.call('HMGET', akey(a), 'status', 'wrapup_until', 'lease_until', 'last_call_end',
-    'calls_since_reset')
+    'calls_taken', 'cd_id', 'cd', 'cw_id', 'cw')
   local status = v[1] or 'logged_out'
   local wu, lu = num(v[2]), num(v[3])
   local free, wake = false, nil
@@ -53,17 +74,18 @@ local function agent_free(a, now)
   if free and lu > now then
     free, wake = false, lu
   end
-  return free, wake, num(v[4]), num(v[5])
+  return free, wake, num(v[4]), {total = num(v[5]), cd_id = v[6], cd = num(v[7]), cw_id = v[8], cw = num(v[9])}
 end
 
-local function index_one(g, a, free, lce, calls)
+local function index_one(g, a, free, lce, counts)
   local pos = redis.call('HGET', gkey(g, 'pos'), a)
   if not pos then return end
   local e = enc(tonumber(pos), a)
   if free then
     redis.call('ZADD', gkey(g, 'free'), pos, a)
     redis.call('ZADD', gkey(g, 'idle'), lce, e)
-    redis.call('ZADD', gkey(g, 'fewest'), calls, e)
+    local mode = redis.call('HGET', gkey(g, 'meta'), 'reset') or 'daily'
+    redis.call('ZADD', gkey(g, 'fewest'), calls_since(counts, mode), e)
   else
     redis.call('ZREM', gkey(g, 'free'), a)
     redis.call('ZREM', gkey(g, 'idle'), e)
@@ -73,12 +95,12 @@ end
 
 -- Bring every group index of agent a in line with its hash; only_group limits it to one group.
 local function refresh(a, now, only_group)
-  local free, wake, lce, calls = agent_free(a, now)
+  local free, wake, lce, counts = agent_free(a, now)
   if only_group then
-    index_one(only_group, a, free, lce, calls)
+    index_one(only_group, a, free, lce, counts)
   else
     for _, g in ipairs(redis.call('SMEMBERS', agkey(a))) do
-      index_one(g, a, free, lce, calls)
+      index_one(g, a, free, lce, counts)
     end
   end
   if wake then
@@ -93,4 +115,16 @@ end
 local function process_due(now)
   local due = redis.call('ZRANGEBYSCORE', TIMED, '-inf', now, 'LIMIT', 0, 1000)
   for _, a in ipairs(due) do refresh(a, now) end
+end
+
+-- A new day (or week) zeroes the fewest_calls counts: rebuild the group's index once per period.
+local function roll_period(g)
+  local meta = gkey(g, 'meta')
+  local mode = redis.call('HGET', meta, 'reset') or 'daily'
+  local period = period_of(mode)
+  if redis.call('HGET', meta, 'period') == period then return end
+  local now = now_ms()
+  redis.call('DEL', gkey(g, 'fewest'))
+  for _, a in ipairs(redis.call('ZRANGE', gkey(g, 'free'), 0, -1)) do refresh(a, now, g) end
+  redis.call('HSET', meta, 'period', period)
 end
