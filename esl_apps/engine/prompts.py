@@ -67,8 +67,10 @@ async def play_items(items: Sequence[PromptItem], ctx: FlowContext) -> None:
 
 
 def _tts_text(text: str) -> str:
-    # "!" separates file_string:// items; older FreeSWITCH splits say: text at ":".
-    return text.replace("!", ".").replace(":", " ")
+    """TTS text inside a playable string: "!" separates file_string:// items, older FreeSWITCH
+    splits ``say:`` text at ":", and the play_and_get_digits argument splitter treats quotes as
+    quoting (the words read the same without them)."""
+    return text.replace("!", ".").replace(":", " ").replace("'", "").replace('"', "")
 
 
 def render(
