@@ -23,7 +23,7 @@ from esl_apps.config.locate import describe, issues_from_validation
 from esl_apps.config.pbx import PbxConfig
 from esl_apps.config.prune import CODEBOOK_SPEC, FLOW_SPEC, PBX_SPEC, PruneSpec, best_effort
 from esl_apps.config.validate import cross_check
-from esl_apps.config.yamlmarks import Marks, parse_yaml, read_text
+from esl_apps.config.yamlmarks import Marks, gc_paused, parse_yaml, read_text
 
 __all__ = ["Checked", "Config", "SourceFile", "load_config"]
 
@@ -144,6 +144,11 @@ def _load_flows(flows_dir: Path, issues: list[ConfigIssue]) -> dict[str, Checked
 
 def load_config(conf_dir: Path | None = None, flows_dir: Path | None = None) -> Config:
     """Load and check the whole configuration; raises :class:`ConfigError` listing all errors."""
+    with gc_paused():  # ~10^6 new objects and no garbage: the collector would only cost time
+        return _load_config(conf_dir, flows_dir)
+
+
+def _load_config(conf_dir: Path | None, flows_dir: Path | None) -> Config:
     conf_dir = Path(conf_dir) if conf_dir is not None else resources.example_conf_dir()
     flows_dir = Path(flows_dir) if flows_dir is not None else resources.example_flows_dir()
     issues: list[ConfigIssue] = []

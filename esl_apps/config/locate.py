@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from esl_apps.config.errors import ConfigIssue, KeyPath, format_key_path
+from esl_apps.config.types import PATTERN_DESCRIPTIONS
 from esl_apps.config.yamlmarks import Marks
 
 __all__ = ["data_path", "describe", "issues_from_validation", "mark_for"]
@@ -99,6 +100,10 @@ def _message(error: Mapping[str, Any], root: type[BaseModel], key: str | None) -
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         listing = f"; expected one of: {', '.join(allowed)}" if allowed and len(allowed) <= 20 else ""
         return f"unknown key {key!r}{hint}{listing}"
+    if kind == "string_pattern_mismatch":
+        expected = PATTERN_DESCRIPTIONS.get(error.get("ctx", {}).get("pattern", ""))
+        if expected:
+            return f"expected {expected}, got {describe(value)}"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     if kind == "assertion_error":

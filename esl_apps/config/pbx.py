@@ -8,6 +8,7 @@ instead of the first one aborting model construction.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any, Literal
 
@@ -63,6 +64,9 @@ Strategy = Literal[
 OverflowCondition = Literal["no_answer", "all_busy", "queue_full", "max_wait", "closed"]
 
 
+_NOT_ONE_LEG = re.compile(r"[,|\s]")
+
+
 class Agent(ConfigModel):
     id: Identifier
     name: str
@@ -75,8 +79,8 @@ class Agent(ConfigModel):
     @classmethod
     def _dialable(cls, endpoints: tuple[str, ...]) -> tuple[str, ...]:
         for endpoint in endpoints:
-            # , | and : separate legs in a FreeSWITCH dial string; one endpoint must be one leg.
-            if not endpoint.strip() or any(c in endpoint for c in ",| \t\n"):
+            # , and | separate legs in a FreeSWITCH dial string; one endpoint must be one leg.
+            if not endpoint or _NOT_ONE_LEG.search(endpoint):
                 raise ValueError(
                     f"endpoint {endpoint!r} is not one dial string (no spaces, ',' or '|'; "
                     "e.g. user/1001@${domain} or sofia/gateway/mobile/+447700900001)"

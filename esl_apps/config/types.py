@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 __all__ = [
+    "PATTERN_DESCRIPTIONS",
     "ConfigModel",
     "DialCode",
     "DigitString",
@@ -37,43 +38,36 @@ def _short(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
-def _matcher(pattern: str, expected: str):
-    compiled = re.compile(pattern)
+PATTERN_DESCRIPTIONS: dict[str, str] = {}
+"""Anchored regex -> what it means to an admin; ``locate`` turns pattern errors into these words."""
 
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"expected {expected}, got {_short(value)!r}")
-        return value
 
-    return check
+def _pattern(regex: str, expected: str) -> StringConstraints:
+    # Checked by pydantic-core's Rust regex (no Python call per value: 10,000 agents stay fast).
+    anchored = f"^(?:{regex})$"
+    PATTERN_DESCRIPTIONS[anchored] = expected
+    return StringConstraints(pattern=anchored)
 
 
 Identifier = Annotated[
     str,
-    AfterValidator(
-        _matcher(
-            r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}",
-            "an id of letters, digits, '_', '.' or '-' (at most 64, starting with a letter or digit)",
-        )
+    _pattern(
+        r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}",
+        "an id of letters, digits, '_', '.' or '-' (at most 64, starting with a letter or digit)",
     ),
 ]
 """Names other entries refer to (agent ids, group ids, flow names): safe in Redis keys and XML."""
 
-DigitString = Annotated[str, AfterValidator(_matcher(r"[0-9]{1,15}", "1 to 15 digits"))]
+DigitString = Annotated[str, _pattern(r"[0-9]{1,15}", "1 to 15 digits")]
 """An internal number dialled from a phone: extension, voicemail box number."""
 
-DialCode = Annotated[
-    str, AfterValidator(_matcher(r"[0-9*#]{1,15}", "a dial code of digits, '*' and '#' (e.g. \"*21\")"))
-]
+DialCode = Annotated[str, _pattern(r"[0-9*#]{1,15}", "a dial code of digits, '*' and '#' (e.g. \"*21\")")]
 """Something a phone can dial, including star codes."""
 
-DtmfKey = Annotated[str, AfterValidator(_matcher(r"[0-9*#]", "one DTMF key (0-9, * or #)"))]
+DtmfKey = Annotated[str, _pattern(r"[0-9*#]", "one DTMF key (0-9, * or #)")]
 
 PhoneNumber = Annotated[
-    str,
-    AfterValidator(
-        _matcher(r"\+?[0-9]{2,15}", "a phone number: E.164 (+442071234567) or national digits, no spaces")
-    ),
+    str, _pattern(r"\+?[0-9]{2,15}", "a phone number: E.164 (+442071234567) or national digits, no spaces")
 ]
 
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(?P<port>[0-9]{1,5})")
@@ -95,11 +89,9 @@ def _check_host_port(value: str) -> str:
 
 Hostname = Annotated[
     str,
-    AfterValidator(
-        _matcher(
-            r"[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,62}))*",
-            "a domain name such as pbx.example.com",
-        )
+    _pattern(
+        r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}(?:\.[A-Za-z0-9][A-Za-z0-9\-]{0,62})*",
+        "a domain name such as pbx.example.com",
     ),
 ]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from esl_apps.config.errors import KeyPath
 from esl_apps.config.flows import Flow, FlowNode
 from esl_apps.config.pbx import PbxConfig
+from esl_apps.config.validate_pbx import shortest_cycle, strongly_connected
 
 if TYPE_CHECKING:
     from esl_apps.config.validate import Names, Reporter
@@ -59,26 +60,6 @@ def _reachable(graph: dict[str, list[str]], roots: Iterable[str]) -> set[str]:
     return seen
 
 
-def _cycle_through(graph: dict[str, list[str]], members: set[str], start: str) -> list[str]:
-    """A shortest path start -> ... -> start inside ``members`` (BFS), for the message."""
-    parents: dict[str, str] = {}
-    frontier = [start]
-    while frontier:
-        following = []
-        for node in frontier:
-            for nxt in graph[node]:
-                if nxt == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(parents[path[-1]])
-                    return [*reversed(path), start]
-                if nxt in members and nxt not in parents:
-                    parents[nxt] = node
-                    following.append(nxt)
-        frontier = following
-    return [start, start]
-
-
 def _check_shape(flow: Flow, report: Reporter, extra_roots: set[str]) -> None:
     graph = {node_id: [t for _, t in sorted(node.targets().items())] for node_id, node in flow.nodes.items()}
     roots = [flow.start, *([flow.error_exit] if flow.error_exit else []), *sorted(extra_roots)]
@@ -100,14 +81,12 @@ def _check_shape(flow: Flow, report: Reporter, extra_roots: set[str]) -> None:
                 reverse[target].append(node_id)
     can_end = _reachable(reverse, ending)
     stuck = {n for n in reachable if n not in can_end}
-    reported: set[str] = set()
-    for node_id in flow.nodes:  # file order, so the message names the loop where it starts
-        if node_id not in stuck or node_id in reported:
-            continue
-        cycle = _cycle_through(graph, stuck, node_id)
-        if len(cycle) == 2 and cycle[0] == cycle[1] and node_id not in graph[node_id]:
-            continue  # leads into a loop but is not part of one; the loop itself is reported
-        reported.update(cycle)
+    stuck_graph = {n: [t for t in graph[n] if t in stuck] for n in stuck}
+    for component in strongly_connected(stuck_graph):
+        node_id = next(n for n in flow.nodes if n in component)  # the loop's first node in the file
+        if len(component) == 1 and node_id not in stuck_graph[node_id]:
+            continue  # leads into a loop without being part of one; the loop itself is reported
+        cycle = shortest_cycle(stuck_graph, component, node_id)
         report(
             ("nodes", node_id),
             f"loop with no exit: {' -> '.join(cycle)}; no outcome of these nodes ever leaves the loop "

@@ -16,7 +16,7 @@ from esl_apps.config.pbx import PbxConfig
 if TYPE_CHECKING:
     from esl_apps.config.validate import Names, Reporter
 
-__all__ = ["check_pbx"]
+__all__ = ["check_pbx", "shortest_cycle", "strongly_connected"]
 
 
 def check_pbx(pbx: PbxConfig, report: Reporter, names: Names) -> None:
@@ -99,24 +99,91 @@ def _check_groups(pbx: PbxConfig, report: Reporter, names: Names) -> None:
 def _check_overflow_cycles(pbx: PbxConfig, report: Reporter) -> None:
     """Group A overflowing to B overflowing back to A would bounce a caller forever."""
     edges = {
-        gid: [(i, r.to.group) for i, r in enumerate(g.overflow) if r.to.group in pbx.ring_groups]
+        gid: [
+            (i, r.to.group)
+            for i, r in enumerate(g.overflow)
+            if r.to.group in pbx.ring_groups and r.to.group != gid
+        ]
         for gid, g in pbx.ring_groups.items()
     }
-    reported: set[frozenset[str]] = set()
-    for start in edges:
-        stack: list[tuple[str, list[str]]] = [(start, [start])]
-        while stack:
-            node, trail = stack.pop()
-            for index, nxt in edges[node]:
-                if nxt == start and len(trail) > 1:
-                    if frozenset(trail) not in reported:
-                        reported.add(frozenset(trail))
-                        cycle = " -> ".join([*trail, start])
-                        report(
-                            ("ring_groups", node, "overflow", index, "to", "group"), f"overflow loop: {cycle}"
-                        )
-                elif nxt not in trail:
-                    stack.append((nxt, [*trail, nxt]))
+    graph = {gid: [target for _, target in out] for gid, out in edges.items()}
+    for component in strongly_connected(graph):
+        if len(component) < 2:
+            continue
+        start = next(gid for gid in pbx.ring_groups if gid in component)  # first in file order
+        cycle = shortest_cycle(graph, component, start)
+        index = next(i for i, target in edges[cycle[-2]] if target == start)
+        report(
+            ("ring_groups", cycle[-2], "overflow", index, "to", "group"),
+            f"overflow loop: {' -> '.join(cycle)} (a caller would be passed round forever)",
+        )
+
+
+def strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:
+    """Tarjan's strongly connected components, iterative (flows and group chains can be long)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[set[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph[child])))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+def shortest_cycle(graph: dict[str, list[str]], members: set[str], start: str) -> list[str]:
+    """``[start, ..., start]``: a shortest way round inside ``members`` (BFS), for messages."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for nxt in graph[node]:
+                if nxt == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return [*reversed(path), start]
+                if nxt in members and nxt not in parents:
+                    parents[nxt] = node
+                    following.append(nxt)
+        frontier = following
+    return [start, start]
 
 
 def _check_queues(pbx: PbxConfig, report: Reporter, names: Names) -> None:
