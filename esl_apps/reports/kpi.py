@@ -168,10 +168,13 @@ def compute_report(
     callbacks: Iterable[Mapping[str, Any]] = (),
     options: ReportOptions | None = None,
 ) -> Report:
-    """Fold the three record streams into one :class:`Report` for the options' window and filters."""
+    """Fold the three record streams into one :class:`Report` for the options' window and filters.
+
+    Each stream is folded on its own (a disposition carries its call's group, agent and offer
+    time), so no join is needed and the streams can be read and folded in any order.
+    """
     options = options or ReportOptions()
     report = Report(options)
-    answered_calls: dict[str, tuple[str | None, str | None]] = {}
     for rec in interactions:
         if not _in_window(rec, "offered_at", options):
             continue
@@ -185,44 +188,45 @@ def compute_report(
             _count_interaction(report.groups[group], rec, options)
         if agent and rec.get("outcome") == ANSWERED:
             _count_interaction(report.agents[agent], rec, options)
-            answered_calls[str(rec.get("call_uuid"))] = (group, agent)
-    _fold_dispositions(report, dispositions, answered_calls)
+    _fold_dispositions(report, dispositions)
     _fold_callbacks(report, callbacks, options)
     return report
 
 
-def _fold_dispositions(
-    report: Report,
-    dispositions: Iterable[Mapping[str, Any]],
-    answered_calls: Mapping[str, tuple[str | None, str | None]],
-) -> None:
-    """Count codes per category and add wrap-up time to the AHT of the call's group and agent."""
+def _fold_dispositions(report: Report, dispositions: Iterable[Mapping[str, Any]]) -> None:
+    """Count codes per category and add wrap-up time to the AHT of the call's group and agent.
+
+    Only agent and default codes carry wrap-up time; one record per call does (the first), so a
+    hotkey code plus a wrap-up code do not count the wrap-up twice.
+    """
     options = report.options
-    seen_wrapup: set[str] = set()
+    wrapup_counted: set[str] = set()
     for rec in dispositions:
-        call_uuid = str(rec.get("call_uuid"))
-        in_scope = call_uuid in answered_calls
-        if not in_scope and (options.group or options.agent):
+        when = "offered_at" if rec.get("offered_at") is not None else "captured_at"
+        if not _in_window(rec, when, options):
             continue
-        if not in_scope and not _in_window(rec, "captured_at", options):
+        group, agent = rec.get("group"), rec.get("agent")
+        if options.group and group != options.group:
+            continue
+        if options.agent and agent != options.agent:
             continue
         for category, code in (rec.get("categories") or {}).items():
-            codes = code if isinstance(code, list) else [code]
-            for one in codes:
+            for one in code if isinstance(code, list) else [code]:
                 report.dispositions[category][str(one)] += 1
         report.flagged_default_codes += bool(rec.get("flagged"))
         wrapup = float(rec.get("wrapup_s") or 0.0)
-        if in_scope and wrapup and call_uuid not in seen_wrapup:
-            seen_wrapup.add(call_uuid)
-            group, agent = answered_calls[call_uuid]
-            scopes = [report.total]
-            if group:
-                scopes.append(report.groups[group])
-            if agent:
-                scopes.append(report.agents[agent])
-            for scope in scopes:
-                scope.wrapup_s += wrapup
-                scope.handled_with_wrapup += 1
+        call_uuid = str(rec.get("call_uuid"))
+        if not wrapup or call_uuid in wrapup_counted:
+            continue
+        wrapup_counted.add(call_uuid)
+        scopes = [report.total]
+        if group:
+            scopes.append(report.groups[group])
+        if agent:
+            scopes.append(report.agents[agent])
+        for scope in scopes:
+            scope.wrapup_s += wrapup
+            scope.handled_with_wrapup += 1
 
 
 def _fold_callbacks(report: Report, callbacks: Iterable[Mapping[str, Any]], options: ReportOptions) -> None:
