@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from esl_apps.reports.kpi import ReportOptions, compute_report  # noqa: E402
-from esl_apps.reports.source import load_from_log  # noqa: E402
-from esl_apps.store.connect import connect  # noqa: E402
-from esl_apps.store.records import RecordLog  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
+from esl_apps.reports.kpi import ReportOptions, compute_report
+from esl_apps.reports.source import load_from_log
+from esl_apps.store.connect import connect
+from esl_apps.store.records import RecordLog
+from tests.support.redis_server import RedisServer
 
 
 async def fill(client, prefix: str, count: int, t0: int) -> None:  # type: ignore[no-untyped-def]
