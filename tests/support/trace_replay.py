@@ -382,3 +382,80 @@ async def replay_outbound(
     finally:
         await server.stop(2.0)
     return replay
+
+
+class FakeInboundSwitch:
+    """FreeSWITCH's inbound port (8021) in miniature, restartable on the same port: auth, event, filter,
+    api, bgapi (+ BACKGROUND_JOB), noevents, exit. Records every command per connection."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.port = 0
+        self.connections: list[list[Command]] = []
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self.connected = asyncio.Event()
+        self.refuse: dict[str, str] = {}  # command line -> `-ERR ...` reply text
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Like a FreeSWITCH restart: the listener and every connection go away."""
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        self.connected.clear()
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+
+    def emit(self, headers: Sequence[tuple[str, str]], body: str | None = None) -> None:
+        for writer in self._writers:
+            writer.write(p.event_plain_bytes(headers, body))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        commands: list[Command] = []
+        self.connections.append(commands)
+        self._writers.append(writer)
+        writer.write(p.auth_request_bytes())
+        parser = CommandParser()
+        try:
+            while data := await reader.read(65536):
+                for command in parser.feed(data):
+                    commands.append(command)
+                    if not self._answer(command, writer):
+                        writer.close()
+                        return
+                    if command.name == "auth":
+                        self.connected.set()
+        except ConnectionError:
+            pass
+
+    def _answer(self, c: Command, writer: asyncio.StreamWriter) -> bool:
+        if c.line in self.refuse:
+            writer.write(p.command_reply_bytes(self.refuse[c.line]))
+        elif c.name == "auth":
+            if c.args != self.password:
+                writer.write(p.command_reply_bytes("-ERR invalid") + p.disconnect_notice_bytes(None))
+                return False
+            writer.write(p.command_reply_bytes("+OK accepted"))
+        elif c.name == "event":
+            writer.write(p.command_reply_bytes("+OK event listener enabled plain"))
+        elif c.name == "filter":
+            writer.write(p.command_reply_bytes(f"+OK filter added. [{c.args}]"))
+        elif c.name == "api":
+            writer.write(p.api_response_bytes("+OK\n"))
+        elif c.name == "bgapi":
+            job = c.get("Job-UUID") or "00000000-0000-0000-0000-00000000beef"
+            writer.write(p.command_reply_bytes(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
+            headers = [("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", job), ("Job-Command", c.args)]
+            writer.write(p.event_plain_bytes(headers, "+OK done\n"))
+        elif c.name == "exit":
+            writer.write(p.command_reply_bytes("+OK bye") + p.disconnect_notice_bytes(None))
+            return False
+        else:
+            writer.write(p.command_reply_bytes("+OK"))
+        return True
