@@ -146,9 +146,7 @@ def test_reconnects_and_restores_subscriptions_and_filters() -> None:
             await client.api("status")
         await switch.start()
         await client.wait_connected(timeout=5)
-        await asyncio.wait_for(switch.connected.wait(), 2)
-        while len(switch.connections[-1]) < 4:
-            await asyncio.sleep(0.01)
+        await switch.until(4)
 
         assert [c.line for c in switch.connections[-1]] == [
             "auth s3cret",

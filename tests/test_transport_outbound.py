@@ -133,8 +133,7 @@ def test_at_capacity_a_new_connection_is_closed_at_once() -> None:
         first = AutoSwitch(CONNECT_REPLY)
         await first.connect("127.0.0.1", server.port)
         assert (await asyncio.wait_for(first.first_bytes, 2)) == b"connect\n\n"
-        while server.active_calls < 1:
-            await asyncio.sleep(0.01)
+        assert server.active_calls == 1  # admitted when accepted, before `connect` went out
         assert await eof_without_data(server.port) == b""  # closed, never stalled
         assert server.refused_calls == 1
         release.set()
@@ -179,8 +178,7 @@ def test_malformed_frame_logs_once_and_hands_the_call_back(caplog: pytest.LogCap
         server = await started(handler)
         switch = AutoSwitch(CONNECT_REPLY)
         await switch.connect("127.0.0.1", server.port)
-        while server.active_calls < 1 or len(switch.commands) < 4:
-            await asyncio.sleep(0.01)
+        await switch.until(4)  # connect, myevents, linger, resume
         switch.send(b"Content-Type: text/event-plain\nContent-Length: banana\n\n")
         garbage_sent.set()
         await asyncio.wait_for(switch.closed, 2)
@@ -207,8 +205,7 @@ def test_unknown_content_type_is_skipped(caplog: pytest.LogCaptureFixture) -> No
         server = await started(handler)
         switch = AutoSwitch(CONNECT_REPLY)
         await switch.connect("127.0.0.1", server.port)
-        while server.active_calls < 1 or len(switch.commands) < 4:
-            await asyncio.sleep(0.01)
+        await switch.until(4)  # connect, myevents, linger, resume
         switch.send(b"Content-Type: text/event-xml\nContent-Length: 6\n\n<x/>\n\n")
         xml_sent.set()
         await asyncio.wait_for(switch.closed, 2)
@@ -234,8 +231,7 @@ def test_stop_refuses_new_calls_while_active_ones_finish() -> None:
         server = await started(handler)
         switch = AutoSwitch(CONNECT_REPLY)
         await switch.connect("127.0.0.1", server.port)
-        while server.active_calls < 1:
-            await asyncio.sleep(0.01)
+        await switch.until(4)
         stopping = asyncio.create_task(server.stop(5))
         await asyncio.sleep(0.05)
         assert not stopping.done()
@@ -256,8 +252,7 @@ def test_stop_after_grace_hands_stuck_calls_back_to_the_dialplan() -> None:
         server = await started(handler)
         switch = AutoSwitch(CONNECT_REPLY)
         await switch.connect("127.0.0.1", server.port)
-        while server.active_calls < 1:
-            await asyncio.sleep(0.01)
+        await switch.until(4)
         await server.stop(0.2)
         await asyncio.wait_for(switch.closed, 2)
         assert server.active_calls == 0

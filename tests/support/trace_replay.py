@@ -289,10 +289,33 @@ class TraceReplay:
                 await writer.wait_closed()
 
 
-class AutoSwitch:
+class _CountWaiters:
+    """`await until(n)`: resumes once `count()` reaches n (no polling)."""
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def _notify(self) -> None:
+        for n, fut in self._waiters:
+            if self.count() >= n and not fut.done():
+                fut.set_result(None)
+
+    async def until(self, n: int, timeout: float = 2.0) -> None:
+        if self.count() >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, fut))
+        await asyncio.wait_for(fut, timeout)
+
+
+class AutoSwitch(_CountWaiters):
     """A minimal FreeSWITCH for one outbound call: it answers whatever the application sends."""
 
     def __init__(self, connect_reply: bytes, *, api_body: str = "+OK\n") -> None:
+        super().__init__()
         self.connect_reply = connect_reply
         self.api_body = api_body
         self.commands: list[Command] = []
@@ -307,6 +330,9 @@ class AutoSwitch:
         reader, writer = await asyncio.open_connection(host, port)
         self._writer = writer
         self._task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+
+    def count(self) -> int:
+        return len(self.commands)
 
     def send(self, data: bytes) -> None:
         assert self._writer is not None
@@ -326,6 +352,7 @@ class AutoSwitch:
                     break
                 for command in parser.feed(data):
                     self.commands.append(command)
+                    self._notify()
                     writer.write(self._answer(command))
                     if command.name == "exit":
                         writer.close()
@@ -384,11 +411,12 @@ async def replay_outbound(
     return replay
 
 
-class FakeInboundSwitch:
+class FakeInboundSwitch(_CountWaiters):
     """FreeSWITCH's inbound port (8021) in miniature, restartable on the same port: auth, event, filter,
     api, bgapi (+ BACKGROUND_JOB), noevents, exit. Records every command per connection."""
 
     def __init__(self, password: str) -> None:
+        super().__init__()
         self.password = password
         self.port = 0
         self.connections: list[list[Command]] = []
@@ -412,6 +440,10 @@ class FakeInboundSwitch:
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
 
+    def count(self) -> int:
+        """Commands received on the latest connection."""
+        return len(self.connections[-1]) if self.connections else 0
+
     def emit(self, headers: Sequence[tuple[str, str]], body: str | None = None) -> None:
         for writer in self._writers:
             writer.write(p.event_plain_bytes(headers, body))
@@ -419,6 +451,7 @@ class FakeInboundSwitch:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         commands: list[Command] = []
         self.connections.append(commands)
+        self._waiters.clear()
         self._writers.append(writer)
         writer.write(p.auth_request_bytes())
         parser = CommandParser()
@@ -426,6 +459,7 @@ class FakeInboundSwitch:
             while data := await reader.read(65536):
                 for command in parser.feed(data):
                     commands.append(command)
+                    self._notify()
                     if not self._answer(command, writer):
                         writer.close()
                         return
