@@ -23,6 +23,7 @@ from typing import Any
 from esl_apps.call import CallCommandError
 
 from . import protocol as p
+from .connection import EslConnection, mark_retrieved
 from .protocol import (
     ApiResponse,
     AuthRequest,
@@ -33,7 +34,6 @@ from .protocol import (
     RudeRejection,
     UnknownMessage,
 )
-from .session import EslConnection, mark_retrieved
 
 _LOG = logging.getLogger("esl_apps.esl.inbound")
 _ORPHAN_JOBS_KEPT = 256

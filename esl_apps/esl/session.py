@@ -1,166 +1,330 @@
-"""The connection core shared by the outbound session and the inbound client (asyncio Protocol).
+"""OutboundSession: one call under the application's control (created by OutboundServer per connection).
 
-FreeSWITCH answers commands strictly in order and without a correlation id, while events interleave
-freely with the replies (a CHANNEL_PARK often lands between a sendmsg and its +OK). So every command
-reserves a slot in a FIFO before its bytes are written, each reply (`command/reply` or `api/response`)
-completes the oldest slot, and everything else is dispatched as it arrives. Writing and reserving
-happen in one synchronous step, so the FIFO order is the wire order even with many coroutines sending.
-
-A Protocol (not StreamReader + a reader task) keeps the hot path to one callback per read: bytes go to
-the sans-IO parser, messages to `_on_message`, and waiting coroutines are woken through futures; no
-polling anywhere.
+It implements the per-call half of the outbound behaviour described in outbound.py: the pipelined setup,
+execute() matched by Application-UUID, hangup tracking, listeners, and the end of the call (wait for
+CHANNEL_HANGUP_COMPLETE and the linger notice, then `exit`), or the hand-back to the dialplan by closing
+the socket when the application is done with a live call or failed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
+import contextlib
+import inspect
+import uuid as uuidlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from esl_apps.call import CallCommandError
+from esl_apps.call import CallCommandError, CallHangup
 
+from . import protocol as p
+from .connection import EslConnection, is_error_reply, mark_retrieved
 from .protocol import (
     ApiResponse,
     CommandReply,
-    EslParser,
+    DisconnectNotice,
+    Event,
+    LogData,
     Message,
     RemoteProtocolError,
+    UnknownMessage,
 )
 
-Reply = CommandReply | ApiResponse
+if TYPE_CHECKING:
+    from .outbound import OutboundServer
+
+EventListener = Callable[[Event], Any]
 
 
-def mark_retrieved(fut: asyncio.Future[object]) -> None:
-    """Done-callback: a reply nobody awaits any more (pipelined setup, abandoned command) must not log
-    'exception was never retrieved' when the connection drops; awaiting it still raises."""
-    if not fut.cancelled():
-        fut.exception()
+class ChannelVariables(Mapping[str, str]):
+    """`variable_*` headers of one event seen without the prefix (decoded lazily, nothing copied)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers["variable_" + name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._headers.get("variable_" + name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and ("variable_" + name) in self._headers
+
+    def __iter__(self) -> Iterator[str]:
+        return (k[9:] for k in self._headers if k.startswith("variable_"))
+
+    def __len__(self) -> int:
+        return sum(1 for k in self._headers if k.startswith("variable_"))
 
 
-def is_error_reply(reply: Reply) -> bool:
-    """`-ERR ...` / `-USAGE ...` on a command/reply (api errors stay in the ApiResponse body)."""
-    return isinstance(reply, CommandReply) and reply.reply_text.startswith(("-ERR", "-USAGE"))
+class OutboundSession(EslConnection):
+    """One call under the application's control. Created by OutboundServer, one per connection."""
 
+    def __init__(self, server: OutboundServer) -> None:
+        super().__init__(server.log)
+        self._server = server
+        loop = asyncio.get_running_loop()
+        self.uuid: str = ""
+        self.channel: Mapping[str, str] = {}
+        self._var_headers: Mapping[str, str] = {}
+        self.hung_up = False
+        self.hangup_cause: str | None = None
+        self._hangup_seen: asyncio.Future[None] = loop.create_future()
+        self._hangup_complete = asyncio.Event()
+        self._linger_notice = asyncio.Event()
+        self._executes: dict[str, asyncio.Future[Event]] = {}
+        self._listeners: list[EventListener] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._hangup_requested = False
+        self._handler_running = False
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._connect_reply: asyncio.Future[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
 
-class EslConnection(asyncio.Protocol):
-    """Framing + reply matching; subclasses handle events, notices and the connection's end."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self._log = logger
-        self._parser = EslParser()
-        self._transport: asyncio.Transport | None = None
-        self._replies: deque[asyncio.Future[Reply]] = deque()
-        self._lost = asyncio.get_running_loop().create_future()
-        self._closing = False
-
-    # ------------------------------------------------------------------ asyncio.Protocol callbacks
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._parser.feed(data)
-        except RemoteProtocolError as exc:
-            # Deliver what was complete before the bad frame (it may be the hangup), then give up on
-            # the stream: we can no longer tell where the next message starts.
-            for message in exc.messages:
-                self._dispatch(message)
-            self._on_protocol_error(exc)
-            return
-        for message in messages:
-            self._dispatch(message)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        error = self._lost_error()
-        while self._replies:
-            fut = self._replies.popleft()
-            if not fut.done():
-                fut.set_exception(error)
-        if not self._lost.done():
-            self._lost.set_result(exc)
-        self._on_connection_lost(exc)
-
-    # ------------------------------------------------------------------ sending
+    # ------------------------------------------------------------------ public API
 
     @property
-    def connected(self) -> bool:
-        return self._transport is not None and not self._transport.is_closing()
+    def variables(self) -> Mapping[str, str]:
+        """Channel variables as last reported (connect reply, then every event carrying them)."""
+        return ChannelVariables(self._var_headers)
 
-    def _send(self, data: bytes) -> asyncio.Future[Reply]:
-        """Write a command and reserve its reply slot in the same step."""
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            raise self._lost_error()
-        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(mark_retrieved)
-        self._replies.append(fut)
-        transport.write(data)
-        return fut
+    async def command(self, data: bytes) -> CommandReply:
+        """Send raw command bytes (built with esl_apps.esl.protocol); `-ERR` raises CallCommandError."""
+        return await self._command(data)
 
-    async def _request(self, data: bytes) -> Reply:
-        return await self._send(data)
+    async def api(self, command: str, args: str = "") -> ApiResponse:
+        """`api` on this socket (works while lingering after the hangup too); errors stay in `.ok`."""
+        return await self._api(p.api(command, args))
 
-    async def _command(self, data: bytes) -> CommandReply:
-        """A command answered by `command/reply`; `-ERR` raises CallCommandError with the text."""
-        reply = await self._send(data)
-        if is_error_reply(reply):
-            raise CallCommandError(reply.reply_text)  # type: ignore[union-attr]
-        if not isinstance(reply, CommandReply):
-            raise CallCommandError(f"expected command/reply, got api/response {reply.body!r}")
-        return reply
-
-    async def _api(self, data: bytes) -> ApiResponse:
-        """An `api` command. A malformed one is refused with a command/reply `-ERR` (trace 06c)."""
-        reply = await self._send(data)
-        if isinstance(reply, CommandReply):
-            raise CallCommandError(reply.reply_text)
-        return reply
-
-    def _close_transport(self, abort: bool = False) -> None:
-        self._closing = True
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            if abort:
-                transport.abort()
-            else:
-                transport.close()
-
-    async def _wait_closed(self, timeout: float) -> None:
+    async def getvar(self, name: str) -> str | None:
         try:
-            await asyncio.wait_for(asyncio.shield(self._lost), timeout)
-        except TimeoutError:
-            self._close_transport(abort=True)
+            reply = await self._command(p.getvar(name))
+        except CallCommandError:
+            return None  # FreeSWITCH answers `-ERR command not found` for an unset variable
+        return reply.reply_text
 
-    # ------------------------------------------------------------------ dispatch
+    async def execute(self, app: str, arg: str | None = None, *, event_lock: bool = True) -> Event:
+        """Run a dialplan application; returns its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID).
 
-    def _dispatch(self, message: Message) -> None:
-        if isinstance(message, CommandReply | ApiResponse):
-            if self._replies:
-                fut = self._replies.popleft()
-                if not fut.done():
-                    fut.set_result(message)
-            else:
-                self._log.warning("%s: reply without a pending command: %r", self._label(), message)
+        A running application still completes when the channel hangs up (playback reports PLAYBACK
+        ERROR), and that completion is returned; callers look at `hung_up`. CallHangup is raised when
+        the channel is already gone, or when CHANNEL_HANGUP_COMPLETE or a disconnect comes first.
+        """
+        if self.hung_up:
+            raise CallHangup(self.hangup_cause or "NORMAL_CLEARING")
+        event_uuid = str(uuidlib.uuid4())
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(mark_retrieved)
+        self._executes[event_uuid] = fut
+        try:
+            data = p.sendmsg_execute(app, arg, event_lock=event_lock, event_uuid=event_uuid)
+            reply = await self._send(data)
+            if is_error_reply(reply):
+                raise CallCommandError(reply.reply_text)  # type: ignore[union-attr]
+            return await fut
+        finally:
+            self._executes.pop(event_uuid, None)
+
+    async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """sendmsg `call-command: hangup` (FreeSWITCH hangs up at once, no EXECUTE events)."""
+        if self.hung_up:
             return
-        self._on_message(message)
+        self._hangup_requested = True
+        await self._command(p.sendmsg_hangup(cause))
 
-    # ------------------------------------------------------------------ subclass hooks
+    async def wait_hangup(self) -> str | None:
+        """Return the hangup cause once CHANNEL_HANGUP (or the connection's end) is seen."""
+        await asyncio.shield(self._hangup_seen)
+        return self.hangup_cause
 
-    def _label(self) -> str:
-        return "esl"
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Called with every event of this connection, before waiting coroutines resume.
+        A listener returning an awaitable has it run as a task."""
+        self._listeners.append(listener)
 
-    def _lost_error(self) -> Exception:
-        return ConnectionError("ESL connection closed")
+    def remove_event_listener(self, listener: EventListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._server._admit(self):
+            # At capacity or stopping: close now so FreeSWITCH continues its dialplan (fallback).
+            self._close_transport()
+            return
+        self._connect_reply = self._send(p.connect())  # first command out before anything else
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            if not await self._setup():
+                return
+            failed = await self._run_handler()
+            await self._finish(failed)
+        except Exception:  # a bug here must not leave the caller parked
+            self._log.exception("call %s: internal error in the outbound session", self.uuid or "?")
+            self._close_transport()
+        finally:
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+            self._server._release(self)
+
+    async def _setup(self) -> bool:
+        assert self._connect_reply is not None
+        try:
+            reply = await self._connect_reply
+            if not isinstance(reply, CommandReply):
+                raise CallCommandError(f"unexpected reply to connect: {reply!r}")
+            self.channel = reply.headers
+            self._var_headers = reply.headers
+            self.uuid = reply.headers.get("Unique-ID") or reply.headers.get("Channel-Unique-ID") or ""
+            pending = [self._send(p.myevents())]
+            if self._server.events:
+                pending.append(self._send(p.event(list(self._server.events))))
+            pending.append(self._send(p.linger()))
+            if self._server.send_resume:
+                pending.append(self._send(p.resume()))
+            for fut in pending:
+                answer = await fut
+                if is_error_reply(answer):
+                    raise CallCommandError(answer.reply_text)  # type: ignore[union-attr]
+        except (CallHangup, CallCommandError, ConnectionError) as exc:
+            self._log.warning("call %s: session setup failed (%s); dialplan continues", self.uuid or "?", exc)
+            self._close_transport()
+            return False
+        return True
+
+    async def _run_handler(self) -> bool:
+        """-> True when the application failed (exception) and the dialplan must take the call."""
+        self._handler_running = True
+        try:
+            await self._server.handler(self)
+        except CallHangup as exc:
+            self._log.debug("call %s: ended (%s)", self.uuid, exc.cause)
+        except Exception:
+            self._log.exception(
+                "call %s: application failed; closing the socket so the dialplan fallback takes the call",
+                self.uuid,
+            )
+            return True
+        finally:
+            self._handler_running = False
+        return False
+
+    async def _finish(self, failed: bool) -> None:
+        if not self.connected:
+            return
+        if not self.hung_up and (failed or not self._hangup_requested):
+            # The call is alive and the application is done with it (or broke): hand it back to the
+            # dialplan. With `resume` the running application stops and the next action runs.
+            self._close_transport()
+            await self._wait_closed(self._server.end_timeout_s)
+            return
+        await self._wait_for_end(self._server.end_timeout_s)
+        if self.connected:
+            with contextlib.suppress(TimeoutError, ConnectionError, CallHangup):
+                await asyncio.wait_for(self._send(p.exit_()), self._server.end_timeout_s)
+        self._close_transport()
+        await self._wait_closed(self._server.end_timeout_s)
+
+    async def _wait_for_end(self, timeout: float) -> None:
+        async def both() -> None:
+            await self._hangup_complete.wait()
+            await self._linger_notice.wait()
+
+        try:
+            await asyncio.wait_for(both(), timeout)
+        except TimeoutError:
+            self._log.debug("call %s: no HANGUP_COMPLETE/linger notice within %.1fs", self.uuid, timeout)
+
+    def _linger_expired(self) -> None:
+        if self._handler_running and self.connected:
+            self._log.warning(
+                "call %s: application still running %.0fs after the hangup; closing its socket",
+                self.uuid, self._server.max_linger_s,
+            )
+            self._close_transport()
+
+    # ------------------------------------------------------------------ incoming
 
     def _on_message(self, message: Message) -> None:
-        raise NotImplementedError
+        if isinstance(message, Event):
+            self._on_event(message)
+        elif isinstance(message, DisconnectNotice):
+            if message.linger:
+                self._linger_notice.set()
+        elif isinstance(message, UnknownMessage):
+            self._log.warning(
+                "call %s: skipping a message of unknown content type %r", self.uuid, message.content_type
+            )
+        elif not isinstance(message, LogData):
+            self._log.debug("call %s: ignoring %r", self.uuid, message)
+
+    def _on_event(self, event: Event) -> None:
+        headers = event.headers
+        name = event.name
+        own = headers.get("Unique-ID") == self.uuid
+        if own and "variable_uuid" in headers:
+            self._var_headers = headers
+        if name == "CHANNEL_EXECUTE_COMPLETE":
+            fut = self._executes.pop(headers.get("Application-UUID") or "", None)
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        elif name == "CHANNEL_HANGUP" and own:
+            self._mark_hangup(headers.get("Hangup-Cause"))
+        elif name == "CHANNEL_HANGUP_COMPLETE" and own:
+            self._mark_hangup(headers.get("Hangup-Cause"))
+            self._hangup_complete.set()
+            self._fail_executes()
+            if self._linger_timer is None:
+                loop = asyncio.get_running_loop()
+                self._linger_timer = loop.call_later(self._server.max_linger_s, self._linger_expired)
+        for listener in tuple(self._listeners):
+            try:
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            except Exception:
+                self._log.exception("call %s: event listener failed on %s", self.uuid, name)
+
+    def _mark_hangup(self, cause: str | None) -> None:
+        if not self.hung_up:
+            self.hung_up = True
+            self.hangup_cause = cause or "NORMAL_CLEARING"
+        if not self._hangup_seen.done():
+            self._hangup_seen.set_result(None)
+
+    def _fail_executes(self) -> None:
+        error = self._lost_error()
+        for fut in self._executes.values():
+            if not fut.done():
+                fut.set_exception(error)
+        self._executes.clear()
+
+    def _label(self) -> str:
+        return f"call {self.uuid or '?'}"
+
+    def _lost_error(self) -> Exception:
+        return CallHangup(self.hangup_cause or "CONNECTION_LOST")
 
     def _on_protocol_error(self, exc: RemoteProtocolError) -> None:
-        self._log.error("%s: malformed data from FreeSWITCH (%s); closing the connection", self._label(), exc)
-        self._close_transport(abort=True)
+        self._log.error(
+            "call %s: malformed frame from FreeSWITCH (%s); closing the socket so the dialplan "
+            "takes the call",
+            self.uuid or "?", exc,
+        )
+        self._close_transport()
 
     def _on_connection_lost(self, exc: Exception | None) -> None:
-        pass
+        self._fail_executes()
+        if not self._hangup_seen.done():
+            self._hangup_seen.set_result(None)
+        self._hangup_complete.set()
+        self._linger_notice.set()
