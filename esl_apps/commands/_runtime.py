@@ -1,0 +1,128 @@
+"""Wiring shared by ``esl-apps serve`` and ``esl-apps simulate``: the flow engine behind the
+outbound ESL server, structured logs and the health endpoint.
+
+This is the only place where the (switch-agnostic) engine meets the FreeSWITCH transport: the
+engine itself never imports ``esl_apps.esl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from esl_apps.engine import FlowEngine
+from esl_apps.esl.fscall import FreeSwitchCall
+from esl_apps.esl.outbound import OutboundSession
+
+__all__ = ["HealthServer", "JsonFormatter", "call_handler", "parse_host_port", "setup_logging"]
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "structured"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, plus the structured fields an
+    engine step carries (so ``jq 'select(.call_uuid=="...")'`` follows one call)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        structured = getattr(record, "structured", None)
+        if isinstance(structured, Mapping):
+            data.update(structured)
+        else:
+            data["msg"] = record.getMessage()
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data.setdefault(key, value)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, separators=(",", ":"))
+
+
+def setup_logging(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def parse_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = default_host, value
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT or PORT, got {value!r}")
+    return host.strip("[]") or default_host, int(port)
+
+
+def call_handler(engine: FlowEngine) -> Callable[[OutboundSession], Awaitable[None]]:
+    """One call per outbound connection. An exception escaping here makes the transport close
+    the socket without hanging up, so FreeSWITCH runs the dialplan fallback after ``socket``."""
+
+    async def handle(session: OutboundSession) -> None:
+        call = FreeSwitchCall(session)
+        await engine.run(call)
+
+    return handle
+
+
+class HealthServer:
+    """``GET /health`` -> 200 with a JSON status while serving, 503 while stopping (so a load
+    balancer or systemd watchdog stops sending calls before the sockets close)."""
+
+    def __init__(self, status: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
+        self.status = status
+        self.stopping = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._handle, host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            while await asyncio.wait_for(reader.readline(), 5) not in (b"\r\n", b"\n", b""):
+                pass  # headers are not needed
+            parts = request.decode("latin-1").split()
+            if len(parts) < 2 or parts[0] not in ("GET", "HEAD") or parts[1].split("?")[0] != "/health":
+                code, body = 404, {"status": "not found", "try": "GET /health"}
+            else:
+                body = dict(await self.status())
+                code = 503 if self.stopping else 200
+                body["status"] = "stopping" if self.stopping else body.get("status", "ok")
+            payload = json.dumps(body).encode()
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
+            writer.write(
+                f"HTTP/1.0 {code} {reason}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                + (payload if parts and parts[0] != "HEAD" else b"")
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()

@@ -1,0 +1,194 @@
+"""``esl-apps serve``: run the IVR flows for real calls.
+
+FreeSWITCH's ``socket <host:port> async full`` connects here once per call; each call runs its
+DID's flow. Records (traces, consent) go to Redis and are spooled to disk while it is down.
+SIGTERM/SIGINT stop gracefully: new calls are refused at once (their socket closes, so the
+dialplan fallback takes them), active calls get ``--grace`` seconds to finish.
+
+Exit codes: 0 stopped cleanly, 2 bad configuration or arguments, 3 a service could not be used
+(the listen port is taken, the spool directory is not writable, a secret is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from esl_apps.commands._runtime import HealthServer, call_handler, parse_host_port, setup_logging
+from esl_apps.config import Config, ConfigError, load_config
+from esl_apps.engine import FlowEngine
+from esl_apps.engine.trace import log_event
+from esl_apps.esl.outbound import OutboundServer
+
+EXIT_OK, EXIT_CONFIG, EXIT_SERVICE = 0, 2, 3
+log = logging.getLogger("esl_apps.serve")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the IVR flows for FreeSWITCH (outbound ESL server) with a health check",
+        description=(
+            "Listen for FreeSWITCH outbound ESL connections (the dialplan's socket action) and run each "
+            "call's IVR flow. Logs are JSON lines on stderr. SIGTERM stops gracefully. "
+            "Exit status: 0 stopped, 2 configuration error, 3 service error."
+        ),
+    )
+    parser.add_argument(
+        "--conf", type=Path, default=None, help="directory with pbx.yaml (default: the example)"
+    )
+    parser.add_argument(
+        "--flows", type=Path, default=None, help="directory with the flows (default: the example)"
+    )
+    parser.add_argument("--listen", default=None, help="HOST:PORT to listen on (default: esl.app_listen)")
+    parser.add_argument(
+        "--health",
+        default="127.0.0.1:8085",
+        help="HOST:PORT of the HTTP health check, GET /health (default 127.0.0.1:8085; 'off' to disable)",
+    )
+    parser.add_argument(
+        "--grace", type=float, default=30.0, help="seconds active calls get on stop (default 30)"
+    )
+    parser.add_argument("--redis-url", default=None, help="override redis.url from pbx.yaml")
+    parser.add_argument("--spool-dir", type=Path, default=None, help="override redis.spool_dir from pbx.yaml")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--text-logs", action="store_true", help="plain text logs instead of JSON lines")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level, json_lines=not args.text_logs)
+    try:
+        config = load_config(args.conf, args.flows)
+    except ConfigError as exc:
+        for issue in exc.errors:
+            print(issue, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        listen = (
+            parse_host_port(args.listen)
+            if args.listen
+            else (config.pbx.esl.listen_host, config.pbx.esl.listen_port)
+        )
+        health = None if args.health == "off" else parse_host_port(args.health)
+    except ValueError as exc:
+        print(f"esl-apps serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(
+        serve(
+            config,
+            listen=listen,
+            health=health,
+            grace_s=args.grace,
+            redis_url=args.redis_url,
+            spool_dir=args.spool_dir,
+        )
+    )
+
+
+def _records(config: Config, redis_url: str | None, spool_dir: Path | None) -> tuple[Any, Any]:
+    from esl_apps.config.pbx import SecretUnavailable
+    from esl_apps.store.connect import connect
+    from esl_apps.store.records import RecordLog
+
+    settings = config.pbx.redis
+    try:
+        password = settings.password()
+    except SecretUnavailable as exc:
+        raise ServiceError(f"redis: {exc}") from None
+    if redis_url is None and settings.sentinel is not None:
+        addresses = [parse_host_port(a) for a in settings.sentinel.addresses]
+        client = connect(sentinel=(addresses, settings.sentinel.service), password=password)
+    else:
+        client = connect(redis_url or settings.effective_url, password=password)
+    spool = spool_dir or Path(settings.spool_dir)
+    try:  # fail at start, not at the first Redis outage, when records could not be kept
+        spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not os.access(spool, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise ServiceError(f"spool directory {spool}: {exc.strerror}") from None
+    return client, RecordLog(client, spool, settings.key_prefix)
+
+
+class ServiceError(Exception):
+    """Something outside the configuration prevents serving (exit 3)."""
+
+
+async def serve(
+    config: Config,
+    *,
+    listen: tuple[str, int],
+    health: tuple[str, int] | None,
+    grace_s: float = 30.0,
+    redis_url: str | None = None,
+    spool_dir: Path | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    stop = stop or asyncio.Event()
+    try:
+        client, records = _records(config, redis_url, spool_dir)
+    except ServiceError as exc:
+        log.error("cannot start: %s", exc)
+        return EXIT_SERVICE
+    engine = FlowEngine(config, records=records, logger=logging.getLogger("esl_apps.engine"))
+    server = OutboundServer(call_handler(engine), listen[0], listen[1], max_calls=config.pbx.esl.max_calls)
+
+    async def status() -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(client.ping(), 0.5)
+            redis_state = "ok"
+        except Exception:  # any failure means the same to an operator: records are being spooled
+            redis_state = "unreachable (records spooled to disk)"
+        return {
+            "status": "ok",
+            "active_calls": server.active_calls,
+            "max_calls": server.max_calls,
+            "refused_calls": server.refused_calls,
+            "redis": redis_state,
+        }
+
+    checker = HealthServer(status)
+    try:
+        await server.start()
+        if health is not None:
+            await checker.start(*health)
+    except OSError as exc:
+        log.error("cannot listen: %s", exc)
+        await server.stop(0)
+        await records.close()
+        await client.aclose()
+        return EXIT_SERVICE
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    records.start_replayer()
+    log_event(
+        log,
+        {
+            "event": "serve_ready",
+            "listen": f"{server.host}:{server.port}",
+            "health": f"{health[0]}:{checker.port}" if health else None,
+            "flows": sorted(config.flows),
+            "max_calls": server.max_calls,
+        },
+    )
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        checker.stopping = True
+        log_event(log, {"event": "serve_stopping", "active_calls": server.active_calls, "grace_s": grace_s})
+        await server.stop(grace_s)
+        await checker.close()
+        await records.close()
+        await client.aclose()
+        log_event(log, {"event": "serve_stopped", "refused_calls": server.refused_calls})
+    return EXIT_OK
