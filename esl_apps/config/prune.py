@@ -113,8 +113,11 @@ def best_effort(model: type[BaseModel], data: Any, spec: PruneSpec) -> Pruned | 
             # Deepest and highest index first, so removing one point never moves another.
             for point in sorted(points, key=lambda p: (len(p), [str(x).zfill(9) for x in p]), reverse=True):
                 cut.add(_original(point, index_maps))
-                if not _cut(data, point, spec, index_maps):
-                    return None
+                try:
+                    if not _cut(data, point, spec, index_maps):
+                        return None
+                except (KeyError, IndexError, TypeError):
+                    return None  # an odd shape this cutter does not know: skip the cross-checks
     return None
 
 
