@@ -203,6 +203,10 @@ class AgentStore:
         """Count a missed offer; at ``auto_pause_after`` in a row the agent is paused ("no-answer")."""
         return (await self._apply("no_answer", agent_id, auto_pause_after or 0))[1]
 
+    async def wrapup_done(self, agent_id: str) -> AgentState:
+        """End wrap-up early (the agent keyed their disposition): available now."""
+        return (await self._apply("wrapup_done", agent_id))[1]
+
     async def release(self, agent_id: str, call_uuid: str) -> AgentState:
         """Drop the reservation made for ``call_uuid`` (whoever made it)."""
         return (await self._apply("release", agent_id, call_uuid))[1]

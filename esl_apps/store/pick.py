@@ -207,6 +207,19 @@ class GroupPicker:
         )
         return [_text(a) for a in reply]
 
+    async def renew(self, agent_ids: Collection[str], call_uuid: str, lease_ms: int) -> list[str]:
+        """Extend this process's live leases for ``call_uuid`` to now + ``lease_ms``; returns those renewed.
+
+        An expired lease is not revived: the agent may already be ringing for someone else.
+        """
+        if not agent_ids:
+            return []
+        reply = await self._op(
+            keys=[self.keys.timed],
+            args=[*self._common_args(), "renew", self.owner_id, call_uuid, lease_ms, *agent_ids],
+        )
+        return [_text(a) for a in reply]
+
     async def confirm(self, agent_id: str, call_uuid: str) -> bool:
         """The agent answered ``call_uuid``: on call now. False if our lease had expired or was not ours."""
         reply = await self._op(

@@ -35,6 +35,23 @@ if op == 'release_many' then
   return released
 end
 
+if op == 'renew' then
+  -- Keep this owner's leases for one call alive (a long ring, or a call the ringer cannot see answered).
+  local owner, call, lease_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
+  local renewed = {}
+  for i = 8, #ARGV do
+    local a = ARGV[i]
+    local k = akey(a)
+    local lo = redis.call('HMGET', k, 'lease_owner', 'lease_call', 'lease_until')
+    if lo[1] == owner and (lo[2] or '') == call and num(lo[3]) > now then
+      redis.call('HSET', k, 'lease_until', now + lease_ms)
+      refresh(a, now)
+      renewed[#renewed + 1] = a
+    end
+  end
+  return renewed
+end
+
 local a = ARGV[5]
 local k = akey(a)
 redis.call('SADD', REGISTRY, a)
@@ -132,6 +149,12 @@ elseif op == 'no_answer' then
     set_status('paused', 'no-answer')
     redis.call('HSET', k, 'wrapup_until', 0)
     clear_lease(k)
+    flag = 1
+  end
+elseif op == 'wrapup_done' then
+  if status == 'wrap_up' then
+    set_status('available')
+    redis.call('HSET', k, 'wrapup_until', 0)
     flag = 1
   end
 elseif op == 'release' then
