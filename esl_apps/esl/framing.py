@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from .encoding import decode_many
 from .errors import RemoteProtocolError
-from .headers import LazyHeaders
+from .headers import LazyHeaders, split_header_lines
 from .messages import (
     ApiResponse,
     AuthRequest,
@@ -44,24 +44,6 @@ def _content_length(value: str | None, limit: int) -> int:
     return length
 
 
-def split_header_lines(text: str) -> list[str]:
-    """`Name: value` lines -> flat [name, value, name, value, ...] in wire order, duplicates kept.
-
-    FreeSWITCH always writes `Name: value` and encodes any ': ' inside event values, so one C-level
-    replace+split does all lines at once; the count check sends anything else to the line-by-line path,
-    which ignores lines without a colon and strips leading blanks from values.
-    """
-    parts = text.replace("\n", ": ").split(": ")
-    if len(parts) == 2 * (text.count("\n") + 1):
-        return parts
-    flat: list[str] = []
-    for line in text.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep and name:
-            flat += (name, value.lstrip(" "))
-    return flat
-
-
 def parse_header_lines(text: str) -> dict[str, str]:
     """`Name: value` lines -> dict (a repeated name keeps its last value)."""
     it = iter(split_header_lines(text))
@@ -77,34 +59,42 @@ def _decode_all(raw: dict[str, str]) -> dict[str, str]:
 
 
 def parse_event_plain(payload: bytes | bytearray) -> Event:
-    """The body of a text/event-plain message: encoded header lines, blank line, optional inner body."""
+    """The body of a text/event-plain message: encoded header lines, blank line, optional inner body.
+
+    FreeSWITCH appends the inner `Content-Length` as the last header when the event has a body; it is
+    taken off the headers (serialisers add it back) and delimits the body in bytes.
+    """
     split = payload.find(b"\n\n")
     if split < 0:
         head, rest = payload.rstrip(b"\n"), b""
     else:
         head, rest = payload[:split], payload[split + 2 :]
-    flat = split_header_lines(head.decode("utf-8", "replace"))
-    it = iter(flat)
-    raw = dict(zip(it, it, strict=True))
+    text = head.decode("utf-8", "replace")
+    at = text.rfind("\nContent-Length:")
+    if at >= 0 and text.find("\n", at + 1) < 0:
+        length = _content_length(text[at + 16 :], MAX_FRAME_BYTES)
+        headers = LazyHeaders(text[:at])
+    elif at >= 0 or text.startswith("Content-Length:"):
+        # Not where FreeSWITCH puts it: split now and take it out of the mapping.
+        flat = split_header_lines(text)
+        length_value = None
+        kept: list[str] = []
+        for i in range(0, len(flat), 2):
+            if flat[i] == "Content-Length":
+                length_value = flat[i + 1]
+            else:
+                kept += flat[i : i + 2]
+        length = -1 if length_value is None else _content_length(length_value, MAX_FRAME_BYTES)
+        headers = LazyHeaders.from_flat(kept)
+    else:
+        length = -1
+        headers = LazyHeaders(text)
     body: str | None = None
-    inner = raw.pop("Content-Length", None)
-    if inner is not None:
-        length = _content_length(inner, MAX_FRAME_BYTES)
+    if length >= 0:
         if len(rest) < length:
             raise RemoteProtocolError(f"event body shorter ({len(rest)}) than its Content-Length ({length})")
         body = bytes(rest[:length]).decode("utf-8", "replace")
-    if inner is not None:
-        flat = flat[:-2] if flat[-2] == "Content-Length" else _drop_pair(flat, "Content-Length")
-    headers = LazyHeaders(raw, flat)
     return Event(headers.get("Event-Name", ""), headers, body)
-
-
-def _drop_pair(flat: list[str], name: str) -> list[str]:
-    out: list[str] = []
-    for i in range(0, len(flat), 2):
-        if flat[i] != name:
-            out += flat[i : i + 2]
-    return out
 
 
 def parse_event_json(payload: bytes | bytearray) -> Event:
