@@ -50,7 +50,7 @@ class FreeSwitchCall:
         self.tts_voice = tts_voice
         self.language = language
         self._continue_on_fail = False
-        self._released: str | None = None  # set after transfer: the dialplan owns the call
+        self._released: str | None = None  # set after transfer/hangup: the app no longer owns the call
 
     # ------------------------------------------------------------------ identity
 
@@ -265,6 +265,8 @@ class FreeSwitchCall:
         return await self.session.getvar(_check_var(name))
 
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        if self.session.hung_up:
+        if self.session.hung_up or self._released is not None:
             return
         await self.session.hangup(cause)
+        # CHANNEL_HANGUP follows within milliseconds; nothing may be sent to the channel meanwhile.
+        self._released = cause
