@@ -117,6 +117,19 @@ def _records(config: Config, redis_url: str | None, spool_dir: Path | None) -> t
     return client, RecordLog(client, spool, settings.key_prefix)
 
 
+def _ringer(config: Config, client: Any) -> Any:
+    """Ring groups hunt by their strategy over shared agent state in Redis (ringing every member
+    when Redis is down)."""
+    from esl_apps.features.agents import AgentStore
+    from esl_apps.features.ringgroup_ringer import RingGroupRinger
+    from esl_apps.store.pick import GroupPicker
+
+    pbx = config.pbx
+    tz = next(iter(pbx.schedules.values())).zone if pbx.schedules else None
+    prefix = pbx.redis.key_prefix
+    return RingGroupRinger(GroupPicker(client, prefix, tz=tz), AgentStore(client, prefix, tz=tz))
+
+
 class ServiceError(Exception):
     """Something outside the configuration prevents serving (exit 3)."""
 
@@ -137,7 +150,9 @@ async def serve(
     except ServiceError as exc:
         log.error("cannot start: %s", exc)
         return EXIT_SERVICE
-    engine = FlowEngine(config, records=records, logger=logging.getLogger("esl_apps.engine"))
+    engine = FlowEngine(
+        config, records=records, ringer=_ringer(config, client), logger=logging.getLogger("esl_apps.engine")
+    )
     server = OutboundServer(call_handler(engine), listen[0], listen[1], max_calls=config.pbx.esl.max_calls)
 
     async def status() -> dict[str, Any]:
