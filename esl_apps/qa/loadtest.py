@@ -1,0 +1,237 @@
+"""Run one load test: agent UASs (and optionally a switch stand-in), then the caller UAC, then collect.
+
+Everything SIPp writes stays in ``plan.workdir`` (one sub-directory per process), so a failed run
+can be examined afterwards: scenario copies of the CSVs, the disposition pcap, SIPp's statistics,
+response times, error logs and screens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esl_apps.qa.callers import (
+    AgentBehaviour,
+    CallerScript,
+    read_agent_csv,
+    read_caller_csv,
+    write_agent_csv,
+    write_caller_csv,
+)
+from esl_apps.qa.dtmf_pcap import write_dtmf_pcap
+from esl_apps.qa.redis_view import StreamCounts, stream_lengths
+from esl_apps.qa.scenarios import AGENT_XML, CALLER_XML, Variant, scenario_file
+from esl_apps.qa.sipp_runner import SippOptions, SippProcess
+from esl_apps.qa.sipp_stats import (
+    Percentiles,
+    SippStats,
+    rate_per_second,
+    read_error_codes,
+    read_rtt,
+    summarise,
+)
+
+WRAPUP_PROMPT_MS = 6000  # caller hangs up -> agent transferred to wrap-up -> prompt, before the code
+STANDIN_HANGUP_SLACK_MS = 1500
+
+
+@dataclass(frozen=True)
+class LoadtestPlan:
+    target_host: str
+    target_port: int
+    variant: Variant
+    did: str
+    rate: float
+    limit: int
+    calls: int
+    caller_csv: Path
+    workdir: Path
+    audio_pcap: Path
+    time_scale: float = 1.0
+    agents: int = 0
+    agent_base_port: int = 5091
+    agent_mode: str | None = None
+    answer_delay_ms: int = 2000
+    agent_csv: Path | None = None
+    disposition: str | None = None
+    dispo_after_ms: int | None = None
+    standin: bool = False
+    local_ip: str = "127.0.0.1"
+    caller_port: int | None = None
+    media_port_base: int = 16000
+    redis_url: str | None = None
+    redis_prefix: str = "esl"
+    redis_settle_s: float = 2.0
+    max_duration_s: int | None = None
+    trace_msg: bool = False
+    scenario_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed_s: float
+    created: int
+    successful: int
+    failed: int
+    current: int
+    call_rate: float
+
+
+@dataclass(frozen=True)
+class UasResult:
+    role: str
+    port: int
+    stats: SippStats | None
+    exit_code: int | None
+    workdir: Path
+
+
+@dataclass(frozen=True)
+class LoadtestResult:
+    plan: LoadtestPlan
+    caller: SippStats | None
+    caller_exit_code: int | None
+    response_times: dict[str, Percentiles]
+    answer_rate: float | None
+    error_codes: dict[str, int]
+    uas: tuple[UasResult, ...]
+    peak_concurrent: int
+    redis_before: StreamCounts | None
+    redis_after: StreamCounts | None
+    caller_dir: Path
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def all_succeeded(self) -> bool:
+        stats = self.caller
+        return (stats is not None and not self.problems and self.caller_exit_code == 0
+                and stats.failed == 0 and stats.successful >= self.plan.calls)
+
+
+def _callers(plan: LoadtestPlan) -> tuple[str, list[CallerScript]]:
+    order, scripts = read_caller_csv(plan.caller_csv)
+    if plan.time_scale != 1.0:
+        scripts = [s.scaled(plan.time_scale) for s in scripts]
+    return order, scripts
+
+
+def _agent_rows(plan: LoadtestPlan, scripts: Sequence[CallerScript], dispo_ms: int) -> list[AgentBehaviour]:
+    if plan.agent_csv is not None:
+        return read_agent_csv(plan.agent_csv)[1]
+    mode = plan.agent_mode or plan.variant.agent_mode
+    dispo_after = 0
+    if mode == "answer" and dispo_ms:
+        longest_talk = max((s.talk_ms for s in scripts), default=0)
+        dispo_after = plan.dispo_after_ms if plan.dispo_after_ms is not None else \
+            longest_talk + round(WRAPUP_PROMPT_MS * plan.time_scale)
+    return [AgentBehaviour(mode, plan.answer_delay_ms, dispo_after, dispo_ms if dispo_after else 0, 0)]
+
+
+def _standin_rows(scripts: Sequence[CallerScript]) -> list[AgentBehaviour]:
+    """The switch stand-in answers at once and hangs up the calls whose caller waits for the far end."""
+    rows = []
+    for script in scripts:
+        hangup_after = script.scripted_ms + STANDIN_HANGUP_SLACK_MS if script.waits_far_end else 0
+        rows.append(AgentBehaviour("answer", 0, 0, 0, hangup_after))
+    return rows
+
+
+def _uas(plan: LoadtestPlan, role: str, port: int, media_port: int, csv_path: Path,
+         keys: dict[str, str]) -> SippProcess:
+    options = SippOptions(
+        scenario=scenario_file(AGENT_XML, plan.scenario_dir), local_ip=plan.local_ip, local_port=port,
+        media_port=media_port, inf=(csv_path,), keys=keys, trace_msg=plan.trace_msg,
+    )
+    return SippProcess(options, plan.workdir / f"{role}-{port}", name=role)
+
+
+def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None = None,
+                 poll_s: float = 1.0) -> LoadtestResult:
+    """Run the plan; raises InjectionFileError/SippFailed/FileNotFoundError before any call is made."""
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    order, scripts = _callers(plan)
+    caller_csv = write_caller_csv(plan.workdir / "callers.csv", scripts, order=order,
+                                  comment=[f"from {plan.caller_csv} (time scale {plan.time_scale:g})"])
+    keys = {"audio_pcap": str(plan.audio_pcap)}
+    uas_processes: list[tuple[str, int, SippProcess]] = []
+    try:
+        if plan.agents:
+            digits = plan.disposition if plan.disposition is not None else plan.variant.disposition
+            dispo_ms = 0
+            dispo_path = plan.workdir / "disposition.pcap"
+            if digits:
+                dispo_ms = write_dtmf_pcap(dispo_path, digits).duration_ms + 200
+            else:
+                write_dtmf_pcap(dispo_path, "#")  # the scenario needs a file even if it never plays it
+            agents_csv = write_agent_csv(plan.workdir / "agents.csv", _agent_rows(plan, scripts, dispo_ms))
+            for index in range(plan.agents):
+                port = plan.agent_base_port + index
+                process = _uas(plan, "agent", port, plan.media_port_base + 2000 + 20 * index, agents_csv,
+                               {**keys, "dispo_pcap": str(dispo_path)})
+                uas_processes.append(("agent", port, process.start()))
+        if plan.standin:
+            standin_csv = write_agent_csv(plan.workdir / "standin.csv", _standin_rows(scripts))
+            unused = plan.workdir / "standin-unused.pcap"
+            write_dtmf_pcap(unused, "#")
+            process = _uas(plan, "standin", plan.target_port, plan.media_port_base + 1000, standin_csv,
+                           {**keys, "dispo_pcap": str(unused)})
+            uas_processes.append(("standin", plan.target_port, process.start()))
+        for _role, port, process in uas_processes:
+            process.wait_ready(port)
+
+        redis_before = stream_lengths(plan.redis_url, plan.redis_prefix) if plan.redis_url else None
+        caller = SippProcess(SippOptions(
+            scenario=scenario_file(CALLER_XML, plan.scenario_dir), local_ip=plan.local_ip,
+            local_port=plan.caller_port, media_port=plan.media_port_base,
+            remote=f"{plan.target_host}:{plan.target_port}", service=plan.did, inf=(caller_csv,), keys=keys,
+            calls=plan.calls, rate=plan.rate, limit=plan.limit, global_timeout_s=plan.max_duration_s,
+            trace_msg=plan.trace_msg,
+        ), plan.workdir / "caller", name="caller").start()
+        peak = _watch(caller, progress, poll_s)
+    finally:
+        for _role, _port, process in uas_processes:
+            process.stop()
+
+    redis_after = None
+    if plan.redis_url:
+        time.sleep(plan.redis_settle_s)
+        redis_after = stream_lengths(plan.redis_url, plan.redis_prefix)
+    stats = caller.stats()
+    problems = []
+    if caller.returncode not in (0, 1):
+        problems.append(f"sipp (caller) exited with {caller.returncode}: {caller.diagnostics(600)}")
+    if stats is None:
+        problems.append("sipp wrote no statistics")
+    rtt = read_rtt(caller.rtt_csv)
+    response = {name: p for name, points in rtt.items() if (p := summarise(v for _, v in points))}
+    return LoadtestResult(
+        plan=plan,
+        caller=stats,
+        caller_exit_code=caller.returncode,
+        response_times=response,
+        answer_rate=rate_per_second([when for when, _ in rtt.get("answer", [])]),
+        error_codes=dict(read_error_codes(caller.error_codes_csv)),
+        uas=tuple(UasResult(role, port, p.stats(), p.returncode, p.workdir)
+                  for role, port, p in uas_processes),
+        peak_concurrent=max(peak, stats.current if stats else 0),
+        redis_before=redis_before,
+        redis_after=redis_after,
+        caller_dir=caller.workdir,
+        problems=tuple(problems),
+    )
+
+
+def _watch(caller: SippProcess, progress: Callable[[Progress], None] | None, poll_s: float) -> int:
+    """Wait for the caller to finish, reporting progress from its periodic statistics rows."""
+    peak = 0
+    while caller.wait(poll_s) is None:
+        stats = caller.stats()
+        if stats is None:
+            continue
+        peak = max(peak, stats.current)
+        if progress is not None:
+            progress(Progress(stats.elapsed_s, stats.created, stats.successful, stats.failed, stats.current,
+                              stats.call_rate))
+    return peak
