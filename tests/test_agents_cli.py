@@ -7,6 +7,7 @@ import json
 import pytest
 
 from esl_apps.cli import main
+from esl_apps.config import load_config
 from tests.support.redis_server import free_port
 
 
@@ -21,13 +22,14 @@ def test_login_pause_list_and_logout(redis_url: str, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.strip() == "bob: paused (lunch)"
     assert agents(redis_url, "list", "--group", "sales", "--json") == 0
     rows = {r["agent"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert list(rows) == ["alice", "bob", "carol"]  # the sales members, in ring order
+    shipped = load_config().pbx  # the example configuration the command uses by default
+    assert list(rows) == [m.agent for m in shipped.members_of("sales")]  # in ring order
     assert (rows["alice"]["status"], rows["bob"]["status"]) == ("available", "paused")
     assert rows["bob"]["reason"] == "lunch"
     assert rows["carol"]["status"] == "logged_out" and rows["alice"]["reserved_by"] is None
     assert agents(redis_url, "list") == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:2] == ["AGENT", "STATE"] and len(table) == 1 + 8
+    assert table[0].split()[:2] == ["AGENT", "STATE"] and len(table) == 1 + len(shipped.agents)
     assert any(line.startswith("bob") and "paused (lunch)" in line for line in table)
     assert agents(redis_url, "unpause", "bob") == 0
     assert agents(redis_url, "logout", "alice") == 0
