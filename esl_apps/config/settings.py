@@ -60,7 +60,7 @@ class PasswordSource(ConfigModel):
 
     password_env: str | None = None
     password_file: str | None = None
-    literal_password: Any = Field(default=None, alias="password", exclude=True)
+    literal_password: Any = Field(default=None, alias="password", exclude=True, repr=False)
 
     @field_validator("literal_password", mode="before")
     @classmethod

@@ -66,7 +66,11 @@ def _check_groups(pbx: PbxConfig, report: Reporter, names: Names) -> None:
                 "agent's groups)",
             )
         elif group.strategy == "weighted_random" and all(m.weight == 0 for m in members):
-            report((*base, "members"), "weighted_random needs at least one member with weight > 0")
+            report(
+                (*base, "members"),
+                "every member has weight 0 (standby), so weighted_random has no weights to go by",
+                "warning",
+            )
         if group.queue is not None and names.check(report, (*base, "queue"), "queue", group.queue):
             queue = pbx.queues.get(group.queue)
             if queue is not None and queue.group != gid:
