@@ -305,3 +305,19 @@ def test_execute_completes_by_application_uuid_and_hangup_complete_cancels() -> 
         return got
 
     assert run(main()) == {"played": "FILE PLAYED", "cause": "NO_ANSWER", "hung_up": True}
+
+
+def test_a_peer_that_never_answers_connect_does_not_hold_a_call_slot() -> None:
+    async def main() -> None:
+        async def handler(session: OutboundSession) -> None:
+            raise AssertionError("no handler without a channel")
+
+        server = await started(handler, setup_timeout_s=0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(reader.read(100), 2) == b"connect\n\n"
+        assert await asyncio.wait_for(reader.read(100), 2) == b""  # given up and closed
+        assert server.active_calls == 0
+        writer.close()
+        await server.stop(1)
+
+    run(main())

@@ -33,7 +33,8 @@ class OutboundServer:
 
     `events` adds `event plain ...` subscriptions beyond myevents (e.g. RECORD_START RECORD_STOP);
     `end_timeout_s` bounds the wait for the final events and the exit reply; `max_linger_s` is how long
-    a handler may keep the socket after the hangup (post-call work, api on a lingering socket).
+    a handler may keep the socket after the hangup (post-call work, api on a lingering socket);
+    `setup_timeout_s` bounds the wait for the `connect` reply (FreeSWITCH answers at once).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class OutboundServer:
         events: Sequence[str] = (),
         end_timeout_s: float = 2.0,
         max_linger_s: float = 60.0,
+        setup_timeout_s: float = 10.0,
     ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
@@ -60,6 +62,7 @@ class OutboundServer:
         self.events = tuple(events)
         self.end_timeout_s = end_timeout_s
         self.max_linger_s = max_linger_s
+        self.setup_timeout_s = setup_timeout_s
         self._server: asyncio.Server | None = None
         self._sessions: set[OutboundSession] = set()
         self._stopping = False

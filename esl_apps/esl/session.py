@@ -177,7 +177,8 @@ class OutboundSession(EslConnection):
     async def _setup(self) -> bool:
         assert self._connect_reply is not None
         try:
-            reply = await self._connect_reply
+            # FreeSWITCH answers at once; a peer that never does must not hold a call slot forever.
+            reply = await asyncio.wait_for(self._connect_reply, self._server.setup_timeout_s)
             if not isinstance(reply, CommandReply):
                 raise CallCommandError(f"unexpected reply to connect: {reply!r}")
             self.channel = reply.headers
@@ -193,7 +194,7 @@ class OutboundSession(EslConnection):
                 answer = await fut
                 if is_error_reply(answer):
                     raise CallCommandError(answer.reply_text)  # type: ignore[union-attr]
-        except (CallHangup, CallCommandError, ConnectionError) as exc:
+        except (CallHangup, CallCommandError, ConnectionError, TimeoutError) as exc:
             self._log.warning("call %s: session setup failed (%s); dialplan continues", self.uuid or "?", exc)
             self._close_transport()
             return False
