@@ -269,3 +269,19 @@ def test_trace_facts_survive_parsing():
         if e.get("Application") == "play_and_get_digits" and e.name == "CHANNEL_EXECUTE_COMPLETE"
     )
     assert result.variable("ivr_choice") == "12" and result.variable("read_terminator_used") == "#"
+
+
+def test_background_job_of_trace_07():
+    inbound = sections(TRACE_DIR / "07-inbound.txt")[0]
+    msgs = P.EslParser().feed(b"".join(e.data for e in inbound.messages("received")))
+    bgapi_replies = [m for m in msgs if isinstance(m, P.CommandReply) and m.job_uuid]
+    assert len(bgapi_replies) == 3
+    assert all(m.reply_text == f"+OK Job-UUID: {m.job_uuid}" for m in bgapi_replies)
+    jobs = [m for m in msgs if isinstance(m, P.Event) and m.name == "BACKGROUND_JOB"]
+    # Only the bgapis sent after `event plain BACKGROUND_JOB` get one.
+    assert [j.get("Job-UUID") for j in jobs] == [r.job_uuid for r in bgapi_replies[1:]]
+    job = jobs[0]
+    assert job.get("Job-Command") == "originate"
+    assert job.get("Job-Command-Arg") == "loopback/9000/public &park()"
+    assert job.body.startswith("+OK ") and job.body.endswith("\n") and len(job.body.encode()) == 41
+    assert "Content-Length" not in job.headers
