@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from esl_apps.call import CallCommandError, CallHangup
+from esl_apps.call import Call, CallCommandError, CallHangup
 from esl_apps.esl import protocol as p
 from esl_apps.esl.fscall import FreeSwitchCall
 from esl_apps.esl.outbound import OutboundServer, OutboundSession
@@ -54,6 +54,7 @@ def test_basic_call_hangup_during_playback_then_exit_after_the_last_events() -> 
         got["caller"] = session.channel.get("Caller-Caller-ID-Number")
         got["var"] = session.variables.get("sip_from_user")
         call = FreeSwitchCall(session)
+        got["is_call"] = isinstance(call, Call)
         await call.answer()
         try:
             await call.play("tone_stream://%(1000,0,440);loops=20")
@@ -66,7 +67,8 @@ def test_basic_call_hangup_during_playback_then_exit_after_the_last_events() -> 
     lines = [c.line for c in replay.commands]
     assert lines == ["connect", "myevents", "linger", "resume", "sendmsg", "sendmsg", "exit"]
     assert got == {
-        "caller": "5551000", "var": "5551000", "cause": "NORMAL_CLEARING", "hangup": "NORMAL_CLEARING"
+        "caller": "5551000", "var": "5551000", "cause": "NORMAL_CLEARING", "hangup": "NORMAL_CLEARING",
+        "is_call": True,
     }
 
 
