@@ -48,6 +48,7 @@ class SimulationResult:
     recordings: list[dict[str, Any]] = field(default_factory=list)
     hangup_cause: str | None = None
     error: str | None = None
+    fallback_actions: list[tuple[str, str]] = field(default_factory=list)  # dialplan actions run after socket
 
 
 def parse_digits(text: str | None) -> list[str]:
@@ -108,13 +109,14 @@ def _exact(number: str) -> str:
     return f"^{re.escape(number)}$"
 
 
-def _dialplan(emu: Any, config: Config, app_port: int) -> None:
+def _dialplan(emu: Any, config: Config, app_port: int, fallback: Sequence[tuple[str, str]] = ()) -> None:
     """What the generated dialplan does, reduced to what one simulated call needs: each DID runs
     the socket application; extensions of agents and groups bridge in the internal context."""
     pbx = config.pbx
     context = pbx.dialplan.context
     for did in pbx.dids:
-        emu.add_extension(_exact(did.number), [("socket", f"127.0.0.1:{app_port} async full")], context)
+        socket = ("socket", f"127.0.0.1:{app_port} async full")
+        emu.add_extension(_exact(did.number), [socket, *fallback], context)
     internal = pbx.dialplan.internal_context
     for agent in pbx.agents:
         if agent.extension and agent.endpoints:
@@ -141,6 +143,9 @@ async def run_simulation(
     at: datetime | None = None,
     agents: Mapping[str, str] | None = None,
     hangup_after_s: float | None = None,
+    hangup_during: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    fallback_actions: Sequence[tuple[str, str]] = (),
     time_scale: float = 0.002,
     workdir: Path | None = None,
     timeout_s: float = 60.0,
@@ -176,14 +181,18 @@ async def run_simulation(
     await server.start()
     await emu.start()
     try:
-        _dialplan(emu, config, server.port)
+        _dialplan(emu, config, server.port, fallback_actions)
         modes = agents or {}
         for agent in pbx.agents:
             mode = modes.get(agent.id, "answer")
             for endpoint in pbx.dial_strings(agent):
                 emu.add_endpoint(endpoint, AgentBehaviour(mode=mode, answer_after_s=3.0, talk_s=30.0))
-        script = CallerScript(digits=tuple(digits), hangup_after_s=hangup_after_s)
-        emulated = await emu.place_call(number, caller_number=caller, script=script)
+        script = CallerScript(
+            digits=tuple(digits), hangup_after_s=hangup_after_s, hangup_during=hangup_during
+        )
+        emulated = await emu.place_call(
+            number, caller_number=caller, script=script, variables=dict(variables) if variables else None
+        )
         record = await emulated.wait_done(timeout_s)
         await asyncio.sleep(0.05)  # let the handler store the trace after the last event
     finally:
@@ -203,6 +212,7 @@ async def run_simulation(
         error=errors[-1] if errors else None,
     )
     result.apps = [(a.app, a.arg, a.response) for a in record.apps if a.leg == record.uuid]
+    result.fallback_actions = list(record.fallback_actions)
     result.rang = [(r.endpoint, r.outcome) for r in record.ring_attempts]
     result.recordings = [
         {

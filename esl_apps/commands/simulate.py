@@ -88,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    setup_logging("INFO" if args.verbose else "CRITICAL", json_lines=True)
+    if args.verbose:
+        setup_logging("INFO", json_lines=True)
     try:
         config = load_config(args.conf, args.flows)
     except ConfigError as exc:
@@ -102,6 +103,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ValueError as exc:
         print(f"esl-apps simulate: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    quiet = not args.verbose
+    if quiet:  # the report is the output; log lines would only interleave with it (restored below)
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
     try:
         result = asyncio.run(
             run_simulation(
@@ -118,7 +123,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"esl-apps simulate: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     finally:
-        logging.shutdown()
+        if quiet:
+            logging.disable(previous)
     if args.json:
         json.dump(as_json(result), out, indent=2, default=str)
         out.write("\n")
