@@ -412,3 +412,10 @@ def test_missing_prompt_under_sounds_dir_is_a_warning(tree: Tree, tmp_path: Path
     assert missing.severity == "warning" and "ivr/support-intro.wav not found" in missing.message
     assert missing.line == tree.line_of("support.yaml", "    prompt: ivr/support-intro.wav")
     assert ("pbx.yaml", "recording.prompts.notice") in warnings
+
+
+def test_an_unreadable_flow_is_reported_once(tree: Tree) -> None:
+    tree.write("support.yaml", "flow: support\nstart: [intro\n")
+    issues = tree.issues()
+    assert [(Path(i.file).name, i.key_path) for i in issues] == [("support.yaml", "(root)")]
+    assert issues[0].message.startswith("YAML syntax error")

@@ -115,8 +115,12 @@ def _load_flows(flows_dir: Path, issues: list[ConfigIssue]) -> dict[str, Checked
     for path in sorted([*flows_dir.glob("*.yaml"), *flows_dir.glob("*.yml")]):
         source = _read(path, issues)
         if source is None:
-            continue
-        checked = _validate(Flow, source, FLOW_SPEC, issues)
+            # Unreadable or not YAML (already reported): still a flow by its file name, so a DID
+            # naming it does not get a second, misleading "flow is not defined".
+            source = SourceFile(str(path), None, {(): (1, 1)})
+            checked = Checked(source)
+        else:
+            checked = _validate(Flow, source, FLOW_SPEC, issues)
         name = _flow_name(source.data, path)
         if name in flows:
             line, column = source.marks.get(("flow",), (1, 1))

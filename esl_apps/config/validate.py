@@ -49,7 +49,7 @@ class Names:
     """Every name defined anywhere in the raw files, valid or not, by kind."""
 
     kinds: dict[str, set[str]] = field(default_factory=dict)
-    flow_nodes: dict[str, set[str]] = field(default_factory=dict)  # flow name -> its node ids
+    flow_nodes: dict[str, set[str] | None] = field(default_factory=dict)  # None: the flow is unreadable
     has_callbacks: bool = False
     pbx_loaded: bool = False  # False: pbx.yaml unreadable, so references into it are not checked
 
@@ -122,7 +122,7 @@ def _names(pbx: Checked | None, flows: Mapping[str, Checked]) -> Names:
         names.pbx_loaded = True
     for flow_name, checked in flows.items():
         nodes = checked.source.data.get("nodes") if isinstance(checked.source.data, dict) else None
-        names.flow_nodes[flow_name] = {str(k) for k in nodes} if isinstance(nodes, dict) else set()
+        names.flow_nodes[flow_name] = {str(k) for k in nodes} if isinstance(nodes, dict) else None
     return names
 
 

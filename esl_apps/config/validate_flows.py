@@ -127,8 +127,8 @@ def _check_node_names(node_id: str, node: Any, report: Reporter, names: Names) -
     if kind == "branch_time":
         names.check(report, (*base, "schedule"), "schedule", node.schedule)
     if kind == "goto" and names.check(report, (*base, "flow"), "flow", node.flow):
-        target_nodes = names.flow_nodes.get(node.flow, set())
-        if node.node is not None and node.node not in target_nodes:
+        target_nodes = names.flow_nodes.get(node.flow)
+        if node.node is not None and target_nodes is not None and node.node not in target_nodes:
             report((*base, "node"), f"node {node.node!r} is not defined in flow {node.flow!r}")
 
 
