@@ -188,7 +188,9 @@ def test_bad_extension_digits(tree: Tree) -> None:
 
 def test_menu_option_colliding_with_repeat_key(tree: Tree) -> None:
     tree.edit("main.yaml", '      "4": callback\n', '      "4": callback\n      "*": sales\n')
-    tree.assert_at("main.yaml", "nodes.welcome", "  welcome:", "repeat_key '*' is also a menu option")
+    tree.assert_at(
+        "main.yaml", "nodes.welcome.repeat_key", "repeat_key:", "repeat_key '*' is also a menu option"
+    )
 
 
 # ------------------------------------------------------------------ references in pbx.yaml

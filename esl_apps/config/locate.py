@@ -139,6 +139,16 @@ def data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
     return tuple(path)
 
 
+def _named_key(path: KeyPath, data: Any, prefix: KeyPath, message: str) -> KeyPath:
+    """A check across a model's keys ("repeat_key '*' is also a menu option") names the key it
+    blames first; point at that key's line rather than at the whole mapping."""
+    first = message.split(" ", 1)[0]
+    node = data
+    for part in path[len(prefix) :]:
+        node = node[part]
+    return (*path, first) if isinstance(node, dict) and first in node else path
+
+
 def issues_from_validation(
     exc: ValidationError, filename: str, data: Any, marks: Marks, root: type[BaseModel], prefix: KeyPath = ()
 ) -> list[ConfigIssue]:
@@ -149,6 +159,8 @@ def issues_from_validation(
         path = [*prefix, *data_path(loc, data)]
         key = loc[-1] if loc and isinstance(loc[-1], str) else None
         key_path = tuple(path)
+        if error["type"] == "value_error":
+            key_path = _named_key(key_path, data, prefix, error["msg"].removeprefix("Value error, "))
         mark = mark_for(marks, key_path)
         if error["type"] == "missing" and key is not None:
             key_path = (*key_path, key)
