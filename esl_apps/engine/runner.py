@@ -100,7 +100,13 @@ class FlowEngine:
 
     # -- running --------------------------------------------------------------------------------
     async def run(self, call: Call, *, flow: str | None = None) -> CallTrace:
-        chosen, did = self.select_flow(call, flow)
+        try:
+            chosen, did = self.select_flow(call, flow)
+        except FlowError as exc:  # nothing to run: the dialplan fallback takes the call
+            log_event(
+                self.log, {"event": "ivr_no_flow", "call_uuid": call.uuid, "error": str(exc)}, logging.ERROR
+            )
+            raise
         trace = CallTrace(
             call_uuid=call.uuid,
             caller=call.caller_number,
