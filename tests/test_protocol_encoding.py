@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esl_apps.esl.encoding import decode_many, url_decode, url_encode
+from esl_apps.esl.encoding import decode_many, encode_many, url_decode, url_encode
 
 # Surrogates cannot be UTF-8 encoded; FreeSWITCH never produces them.
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
@@ -72,3 +72,36 @@ def test_decode_many_equals_per_value_decode(values):
 def test_decode_many_falls_back_on_tricky_input():
     values = ["a%00b", "c\\x41", "%E9", "%4", "plain", "x\x00y", "%C3%A9"]
     assert decode_many(values) == [url_decode(v) for v in values]
+
+
+def reference_switch_url_encode(value: str) -> str:
+    """Byte-by-byte transcription of switch_url_encode_opt(double_encode=FALSE), as an oracle."""
+    data = value.encode("utf-8")
+    hexdigits = b"0123456789ABCDEF"
+    out = []
+    for i, byte in enumerate(data):
+        keep_escape = (
+            byte == 0x25 and len(data) - 1 - i > 1 and data[i + 1] in hexdigits and data[i + 2] in hexdigits
+        )
+        if not keep_escape and (byte < 0x20 or byte > 0x7E or chr(byte) in ' \r\n#%&+:;<=>?@[\\]^`{|}"'):
+            out.append(f"%{byte:02X}")
+        else:
+            out.append(chr(byte))
+    return "".join(out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(text, st.sampled_from(["%41", "%4", "%", "a%2Fb", "%zz", "\r\n", "\x00", "é%C3"])),
+        max_size=10,
+    ).map(lambda parts: "".join(parts))
+)
+def test_url_encode_matches_a_byte_by_byte_reference(value):
+    assert url_encode(value) == reference_switch_url_encode(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(text, max_size=15))
+def test_encode_many_equals_per_value_encode(values):
+    assert encode_many(values) == [url_encode(v) for v in values]

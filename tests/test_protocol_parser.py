@@ -244,3 +244,30 @@ def test_fuzz_event_round_trip(headers, body):
     expected = [(n, P.url_decode(P.url_encode(v)) or "_undef_") for n, v in headers]
     assert event.header_items() == expected
     assert event.body == body
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: P.command_reply_bytes("+OK\nContent-Type: api/response"),
+        lambda: P.command_reply_bytes("+OK", [("Job-UUID", "a\nb")]),
+        lambda: P.event_plain_bytes([("Bad\nName", "x")]),
+        lambda: P.event_plain_bytes([("Bad:Name", "x")]),
+        lambda: P.event_plain_bytes([("", "x")]),
+        lambda: P.connect_reply_bytes([], socket_mode="sync"),
+        lambda: P.disconnect_notice_bytes("linger"),
+        lambda: P.disconnect_notice_bytes("disconnect"),
+        lambda: P.disconnect_notice_bytes("later", "u"),
+        lambda: P.log_data_bytes([("Log-Level", "3\n")], "x"),
+    ],
+)
+def test_serialisers_refuse_what_would_break_the_framing(build):
+    with pytest.raises(P.LocalProtocolError):
+        build()
+
+
+def test_event_values_with_anything_are_encoded_safely():
+    nasty = "a\nb\r\nContent-Type: x\n\n%zz ü"
+    wire = P.event_plain_bytes([("Event-Name", "CUSTOM"), ("X", nasty)])
+    assert wire.count(b"\n\n") == 2  # envelope end + payload end, nothing from the value
+    assert one(wire).get("X") == nasty

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .encoding import url_encode
+from .encoding import encode_many
 from .errors import LocalProtocolError, RemoteProtocolError
 
 MAX_COMMAND_BYTES = 16 * 1024 * 1024
@@ -171,14 +171,25 @@ def api_response_bytes(body: str) -> bytes:
 
 def serialize_event_plain(headers: HeaderItems, body: str | None = None) -> bytes:
     """switch_event_serialize(): the event payload without the outer envelope."""
-    parts = []
-    for name, value in _items(headers):
-        parts += (name, ": ", url_encode(value) or "_undef_", "\n")
+    items = list(_items(headers))
+    names = [name for name, _ in items]
+    joined_names = "".join(names)
+    if "\n" in joined_names or "\r" in joined_names or ":" in joined_names or not all(names):
+        raise LocalProtocolError(f"invalid event header name among {names!r}")
+    values = encode_many([value for _, value in items])
+    if "" in values:
+        values = [v or "_undef_" for v in values]
+    count = len(items)
+    parts: list[str] = [""] * (4 * count)
+    parts[0::4] = names
+    parts[1::4] = [": "] * count
+    parts[2::4] = values
+    parts[3::4] = ["\n"] * count
+    text = "".join(parts)
     if body:
         raw = body.encode("utf-8")
-        return ("".join(parts) + f"Content-Length: {len(raw)}\n\n").encode("utf-8") + raw
-    parts.append("\n")
-    return "".join(parts).encode("utf-8")
+        return (text + f"Content-Length: {len(raw)}\n\n").encode("utf-8") + raw
+    return (text + "\n").encode("utf-8")
 
 
 def event_plain_bytes(headers: HeaderItems, body: str | None = None) -> bytes:
