@@ -9,7 +9,6 @@ values are URL-decoded lazily (see headers.LazyHeaders) because a flow reads few
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from .encoding import decode_many
 from .errors import RemoteProtocolError
@@ -221,7 +220,3 @@ class EslParser:
             self._error = f"connection closed inside a message ({len(rest)} bytes pending)"
             raise RemoteProtocolError(self._error)
 
-
-def headers_without_envelope(headers: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Envelope headers minus Content-Type/Content-Length, e.g. to re-serialise a LogData."""
-    return [(k, v) for k, v in headers.items() if k not in ("Content-Type", "Content-Length")]
