@@ -16,6 +16,7 @@ from pathlib import Path
 
 from esl_apps.qa.callers import AGENT_MODES, InjectionFileError
 from esl_apps.qa.loadtest import LoadtestPlan, Progress, run_loadtest
+from esl_apps.qa.registration import Registration, parse_users
 from esl_apps.qa.scenarios import DEFAULT_AUDIO_PCAP, VARIANTS, sipp_dir
 from esl_apps.qa.sipp_runner import SippFailed, SippNotFound, can_send_rtp, find_sipp
 from esl_apps.qa.summary import as_dict, progress_line, render
@@ -58,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     agents("--agent-csv", type=Path, metavar="FILE", help="agent injection file (overrides the above)")
     agents("--standin", action="store_true",
            help="also start a UAS on --target that answers like the switch (SIPp-to-SIPp runs)")
+    reg = parser.add_argument_group("registration (agents rung as user/<ext>@<domain>)").add_argument
+    reg("--register", metavar="USERS", help="first register the agents as these users, one each: 1001-1008")
+    reg("--register-server", metavar="HOST:PORT", help="where to REGISTER (default: target host, port 5060)")
+    reg("--register-domain", help="SIP domain (default: `domain` in --conf's pbx.yaml)")
+    reg("--conf", type=Path, help="directory holding pbx.yaml (default: the shipped example)")
+    reg("--register-password-env", default="ESL_APPS_AGENT_PASSWORD", metavar="VAR",
+        help="environment variable holding the users' SIP password (default ESL_APPS_AGENT_PASSWORD)")
+    reg("--register-password-file", type=Path, metavar="FILE", help="or a file holding it")
     other = parser.add_argument_group("other").add_argument
     other("--local-ip", default=None,
           help="address SIPp binds (default 127.0.0.1 for a loopback target, else the route to the target)")
@@ -125,6 +134,47 @@ def _check(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _registration(args: argparse.Namespace, host: str) -> Registration | str | None:
+    """The agents' registration from the arguments, an error message, or None when not asked for."""
+    if not args.register:
+        return None
+    try:
+        users = parse_users(args.register)
+    except ValueError as exc:
+        return f"--register: {exc}"
+    if len(users) != args.agents:
+        return f"--register names {len(users)} users for --agents {args.agents}: give one user per agent"
+    server = args.register_server or f"{host}:5060"
+    if _target(server) is None:
+        return f"--register-server {server!r}: expected HOST:PORT"
+    if args.register_password_file:
+        try:
+            password = args.register_password_file.read_text().strip()
+        except OSError as exc:
+            return f"--register-password-file: {exc}"
+    else:
+        password = os.environ.get(args.register_password_env, "")
+    if not password:
+        return f"no SIP password: set {args.register_password_env} or use --register-password-file"
+    domain = args.register_domain or _conf_domain(args.conf)
+    if not domain:
+        return "no SIP domain: use --register-domain or a pbx.yaml with `domain`"
+    return Registration(users, server, domain, password)
+
+
+def _conf_domain(conf: Path | None) -> str | None:
+    import yaml
+
+    from esl_apps.resources import example_conf_dir
+
+    try:
+        data = yaml.safe_load(((conf or example_conf_dir()) / "pbx.yaml").read_text())
+    except (OSError, yaml.YAMLError, FileNotFoundError):
+        return None
+    domain = data.get("domain") if isinstance(data, dict) else None
+    return str(domain) if domain else None
+
+
 def run(args: argparse.Namespace) -> int:
     target = _target(args.target)
     if target is None:
@@ -133,6 +183,9 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _bad(problem)
     host, port = target
+    registration = _registration(args, host)
+    if isinstance(registration, str):
+        return _bad(registration)
     if args.standin and args.agents and args.agent_base_port <= port < args.agent_base_port + args.agents:
         return _bad("--standin uses the --target port, which is also an agent port")
     try:
@@ -160,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         standin=args.standin, local_ip=local_ip, caller_port=args.caller_port,
         media_port_base=args.media_port,
         redis_url=args.redis, redis_prefix=args.redis_prefix, max_duration_s=args.max_duration,
-        trace_msg=args.trace_msg,
+        trace_msg=args.trace_msg, registration=registration,
     )
     interactive = sys.stderr.isatty()
     last_print = [0.0]

@@ -7,6 +7,7 @@ response times, error logs and screens.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from esl_apps.qa.callers import (
 )
 from esl_apps.qa.dtmf_pcap import write_dtmf_pcap
 from esl_apps.qa.redis_view import StreamCounts, stream_lengths
+from esl_apps.qa.registration import REGISTER_XML, Registration, run_registration
 from esl_apps.qa.scenarios import AGENT_XML, CALLER_XML, Variant, scenario_file
-from esl_apps.qa.sipp_runner import SippOptions, SippProcess
+from esl_apps.qa.sipp_runner import SippFailed, SippOptions, SippProcess
 from esl_apps.qa.sipp_stats import (
     Percentiles,
     SippStats,
@@ -67,6 +69,7 @@ class LoadtestPlan:
     max_duration_s: int | None = None
     trace_msg: bool = False
     scenario_dir: Path | None = None
+    registration: Registration | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class LoadtestResult:
     answer_rate: float | None
     error_codes: dict[str, int]
     uas: tuple[UasResult, ...]
+    registered: int | None
     peak_concurrent: int
     redis_before: StreamCounts | None
     redis_after: StreamCounts | None
@@ -156,6 +160,8 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
                                   comment=[f"from {plan.caller_csv} (time scale {plan.time_scale:g})"])
     keys = {"audio_pcap": str(plan.audio_pcap)}
     uas_processes: list[tuple[str, int, SippProcess]] = []
+    registered: int | None = None
+    agent_ports = [plan.agent_base_port + index for index in range(plan.agents)]
     try:
         if plan.agents:
             digits = plan.disposition if plan.disposition is not None else plan.variant.disposition
@@ -180,6 +186,12 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
             uas_processes.append(("standin", plan.target_port, process.start()))
         for _role, port, process in uas_processes:
             process.wait_ready(port)
+        if plan.registration is not None:
+            registered = _register(plan, agent_ports)
+            if registered != len(agent_ports):
+                raise SippFailed(f"only {registered} of {len(agent_ports)} agents registered with "
+                                 f"{plan.registration.server} (wrong password, or domain "
+                                 f"{plan.registration.domain!r}?); see {plan.workdir / 'register'}")
 
         redis_before = stream_lengths(plan.redis_url, plan.redis_prefix) if plan.redis_url else None
         caller = SippProcess(SippOptions(
@@ -191,6 +203,9 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         ), plan.workdir / "caller", name="caller").start()
         peak = _watch(caller, progress, poll_s)
     finally:
+        if registered:
+            with contextlib.suppress(SippFailed, OSError):
+                _register(plan, agent_ports, expires=0)
         for _role, _port, process in uas_processes:
             process.stop()
 
@@ -215,12 +230,21 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         error_codes=dict(read_error_codes(caller.error_codes_csv)),
         uas=tuple(UasResult(role, port, p.stats(), p.returncode, p.workdir)
                   for role, port, p in uas_processes),
+        registered=registered,
         peak_concurrent=max(peak, stats.current if stats else 0),
         redis_before=redis_before,
         redis_after=redis_after,
         caller_dir=caller.workdir,
         problems=tuple(problems),
     )
+
+
+def _register(plan: LoadtestPlan, ports: list[int], expires: int | None = None) -> int:
+    """Register (or with ``expires=0`` unregister) every agent; all must succeed before calls start."""
+    assert plan.registration is not None
+    scenario = scenario_file(REGISTER_XML, plan.scenario_dir)
+    workdir = plan.workdir / ("unregister" if expires == 0 else "register")
+    return run_registration(plan.registration, ports, workdir, scenario, plan.local_ip, expires=expires)
 
 
 def _watch(caller: SippProcess, progress: Callable[[Progress], None] | None, poll_s: float) -> int:

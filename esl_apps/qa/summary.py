@@ -56,6 +56,10 @@ def render(result: LoadtestResult) -> str:
             lines.append(f"  DTMF         {keyed} key sequences sent by callers")
         if stats.retransmissions:
             lines.append(f"  retransmissions {stats.retransmissions} (a slow or overloaded far end)")
+    if plan.registration is not None:
+        reg = plan.registration
+        lines.append(f"  registration {result.registered} of {len(reg.users)} agents registered with "
+                     f"{reg.server} as {reg.users[0]}..{reg.users[-1]}@{reg.domain} (removed at the end)")
     for uas in result.uas:
         if uas.stats is None:
             lines.append(f"  {uas.role} on port {uas.port}: no statistics (exit code {uas.exit_code})")
@@ -96,6 +100,7 @@ def as_dict(result: LoadtestResult) -> dict[str, Any]:
         "requested_calls": plan.calls, "target_rate": plan.rate, "limit": plan.limit,
         "all_succeeded": result.all_succeeded, "sipp_exit_code": result.caller_exit_code,
         "peak_concurrent": result.peak_concurrent, "problems": list(result.problems),
+        "registered": result.registered,
         "workdir": str(plan.workdir),
     }
     if stats is not None:
