@@ -12,7 +12,7 @@ needs one ``except CallHangup`` instead of a check after every step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -162,9 +162,14 @@ class Call(Protocol):
         *,
         simultaneous: bool = True,
         call_vars: Mapping[str, str] | None = None,
+        on_answer: Callable[[str | None], Awaitable[None]] | None = None,
     ) -> BridgeResult:
         """Ring ``targets`` (all at once, or one after the other) and, if one answers, stay bridged
-        until either side ends; returns only then. A failed bridge leaves the caller up."""
+        until either side ends; returns only then. A failed bridge leaves the caller up.
+
+        ``on_answer(agent_id)`` runs as soon as a leg answers (agent_id of the matching target, or
+        None), while the conversation goes on: ring groups use it to put the winner on call and free
+        the agents who lost the race, instead of holding them until the call ends."""
         ...
 
     async def bind_meta(self, key: str, variable: str, value: str) -> None:

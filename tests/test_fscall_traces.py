@@ -218,11 +218,19 @@ def test_ring_groups_name_the_agent_who_answered(prefix, simultaneous, timeouts,
 
     async def handler(call, session, got):
         await call.answer()
-        got["result"] = await call.bridge(targets, simultaneous=simultaneous)
+        got["answered"] = []
+
+        async def on_answer(agent_id):
+            # Runs at CHANNEL_BRIDGE, while the conversation is still going on.
+            got["answered"].append((agent_id, session.hung_up))
+
+        got["result"] = await call.bridge(targets, simultaneous=simultaneous, on_answer=on_answer)
 
     # The linger notice arrives BEFORE the bridge completes here; the session must still see the
     # completion and HANGUP_COMPLETE before it sends exit (the replay checks exit comes last).
-    result = run(sec, handler, extras=BRIDGE_EXTRAS)["result"]
+    got = run(sec, handler, extras=BRIDGE_EXTRAS)
+    assert got["answered"] == [("agent2", False)]
+    result = got["result"]
     assert (result.outcome, result.cause, result.answered_by, result.ended_by) == (
         BridgeOutcome.ANSWERED, "SUCCESS", "agent2", "caller",
     )

@@ -9,12 +9,14 @@ recorded calls; they are documented per method and in docs/runtime.md.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from esl_apps.call import BridgeResult, BridgeTarget, CallCommandError, CallHangup, CollectResult
 
-from .bridge_outcome import bridge_result
+from .bridge_outcome import bridge_result, match_target
 from .collect import build_collect_args, collect_result
 from .dialstring import build_dial_string
 from .outbound import ChannelVariables, OutboundSession
@@ -196,6 +198,7 @@ class FreeSwitchCall:
         *,
         simultaneous: bool = True,
         call_vars: Mapping[str, str] | None = None,
+        on_answer: Callable[[str | None], Awaitable[None]] | None = None,
     ) -> BridgeResult:
         self._check()
         dial = build_dial_string(targets, simultaneous=simultaneous, call_vars=call_vars)
@@ -205,16 +208,21 @@ class FreeSwitchCall:
             self._continue_on_fail = True
         bridged: list[Event] = []
         uuid = self.uuid
+        answer_tasks: list[asyncio.Task[None]] = []
 
         def on_event(event: Event) -> None:
             if event.name == "CHANNEL_BRIDGE" and event.headers.get("Unique-ID") == uuid:
                 bridged.append(event)
+                if on_answer is not None and len(bridged) == 1:
+                    answer_tasks.append(asyncio.ensure_future(_notify_answer(on_answer, targets, event)))
 
         self.session.add_event_listener(on_event)
         try:
             complete = await self.session.execute("bridge", dial)
         finally:
             self.session.remove_event_listener(on_event)
+            if answer_tasks:
+                await asyncio.gather(*answer_tasks, return_exceptions=True)
         caller_gone = self.session.hung_up or complete.get("Answer-State") == "hangup"
         result = bridge_result(
             ChannelVariables(complete.headers),
@@ -270,3 +278,19 @@ class FreeSwitchCall:
         await self.session.hangup(cause)
         # CHANNEL_HANGUP follows within milliseconds; nothing may be sent to the channel meanwhile.
         self._released = cause
+
+
+async def _notify_answer(
+    on_answer: Callable[[str | None], Awaitable[None]], targets: Sequence[BridgeTarget], event: Event
+) -> None:
+    """Tell the ring group who answered (CHANNEL_BRIDGE), without ever disturbing the bridge."""
+    target = match_target(
+        targets,
+        channel_name=event.get("Other-Leg-Channel-Name"),
+        destination_number=event.get("Other-Leg-Destination-Number"),
+    )
+    agent_id = None if target is None else (target.agent_id or target.endpoint)
+    try:
+        await on_answer(agent_id)
+    except Exception:  # a bookkeeping failure must not end the conversation
+        logging.getLogger(__name__).exception("on_answer callback failed for %s", agent_id)
