@@ -218,18 +218,19 @@ def test_ring_groups_name_the_agent_who_answered(prefix, simultaneous, timeouts,
 
     async def handler(call, session, got):
         await call.answer()
-        got["answered"] = []
+        got["steps"] = []
 
         async def on_answer(agent_id):
-            # Runs at CHANNEL_BRIDGE, while the conversation is still going on.
-            got["answered"].append((agent_id, session.hung_up))
+            # Runs at CHANNEL_BRIDGE, before the bridge application completes.
+            got["steps"].append(("answered", agent_id))
 
         got["result"] = await call.bridge(targets, simultaneous=simultaneous, on_answer=on_answer)
+        got["steps"].append(("bridge returned", None))
 
     # The linger notice arrives BEFORE the bridge completes here; the session must still see the
     # completion and HANGUP_COMPLETE before it sends exit (the replay checks exit comes last).
     got = run(sec, handler, extras=BRIDGE_EXTRAS)
-    assert got["answered"] == [("agent2", False)]
+    assert got["steps"] == [("answered", "agent2"), ("bridge returned", None)]
     result = got["result"]
     assert (result.outcome, result.cause, result.answered_by, result.ended_by) == (
         BridgeOutcome.ANSWERED, "SUCCESS", "agent2", "caller",
