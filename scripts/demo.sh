@@ -12,6 +12,11 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || {
 .venv/bin/python -m pip install -q .
 .venv/bin/esl-apps validate
 .venv/bin/esl-apps build --out out/dialplan
-if .venv/bin/esl-apps simulate --help >/dev/null 2>&1; then
-  .venv/bin/esl-apps simulate "$@"
+# Default call: a weekday morning (business hours), silence at the recording notice (consent under
+# the opt-out policy), then 1 for sales. Pass your own options to simulate another path, e.g.
+#   ./scripts/demo.sh --at 2026-11-23T20:00          (after hours)
+#   ./scripts/demo.sh --digits ,3,1234567812345678#  (billing, card number masked)
+if [ $# -eq 0 ]; then
+  set -- --at 2026-11-23T10:00 --digits ,1
 fi
+.venv/bin/esl-apps simulate "$@"
