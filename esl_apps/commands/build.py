@@ -40,28 +40,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--conf", type=Path, default=None,
+        "--conf",
+        type=Path,
+        default=None,
         help="directory holding pbx.yaml and dispositions.yaml (default: the shipped example)",
     )
     parser.add_argument(
-        "--flows", type=Path, default=None,
+        "--flows",
+        type=Path,
+        default=None,
         help="directory holding the IVR flows *.yaml (default: the shipped example)",
     )
     parser.add_argument(
-        "--templates", type=Path, default=None,
+        "--templates",
+        type=Path,
+        default=None,
         help="directory of modified *.xml.j2 templates; a template not found there is the shipped one",
     )
     parser.add_argument(
-        "--out", type=Path, required=True,
+        "--out",
+        type=Path,
+        required=True,
         help="output directory: one sub-directory per context, e.g. /etc/freeswitch/dialplan",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help="write nothing; print a unified diff and exit 1 if OUT differs from what would be built",
     )
     mode.add_argument(
-        "--reload", action="store_true",
+        "--reload",
+        action="store_true",
         help="after writing, run reloadxml over ESL (pbx.yaml esl:) and fail on a parse error",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")

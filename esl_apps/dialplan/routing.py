@@ -22,11 +22,19 @@ raises :class:`UnsupportedDialplan` rather than guessing.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
+
+from esl_apps.dialplan.routing_types import (
+    Action,
+    Condition,
+    DialplanLoadError,
+    Extension,
+    UnsupportedDialplan,
+    pcre_to_python,
+)
+from esl_apps.dialplan.xmlload import parse_file
 
 __all__ = [
     "Action",
@@ -38,66 +46,11 @@ __all__ = [
     "UnsupportedDialplan",
     "load_dialplan",
     "parse_file",
-    "parse_root",
     "pcre_to_python",
 ]
 
-_TIME_ATTRIBUTES = frozenset(
-    {"year", "yday", "mon", "mday", "week", "mweek", "wday", "hour", "minute", "minute-of-day",
-     "time-of-day", "date-time", "tz"}
-)
-_BREAKS = frozenset({"on-false", "on-true", "always", "never"})
 _SUBST = re.compile(r"\$(?:(\d+)|\{(\d+)\})")
 _VAR = re.compile(r"\$\{([^{}]+)\}")
-# ^ + literal characters (letters, digits, escaped punctuation) + optional \+? prefix + $
-_LITERAL = re.compile(r"\^(\\\+\?)?((?:[A-Za-z0-9_]|\\[^A-Za-z0-9])+)\$")
-
-
-class DialplanLoadError(ValueError):
-    """A dialplan file that is not well-formed or not an <include>/<context> of extensions."""
-
-
-class UnsupportedDialplan(DialplanLoadError):
-    """A construct this model does not evaluate (time conditions, regex groups)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    application: str
-    data: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    field: str | None
-    expression: str
-    brk: str = "on-false"
-    actions: tuple[Action, ...] = ()
-    anti_actions: tuple[Action, ...] = ()
-    nested: tuple[Condition, ...] = ()
-    require_nested: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Extension:
-    name: str
-    context: str
-    file: str
-    conditions: tuple[Condition, ...]
-    continue_: bool = False
-
-    def literals(self) -> tuple[str, ...] | None:
-        """Exact destination numbers this extension matches, when that is all it does (fast path)."""
-        if len(self.conditions) != 1:
-            return None
-        cond = self.conditions[0]
-        if cond.field != "destination_number" or cond.nested or cond.anti_actions:
-            return None
-        match = _LITERAL.fullmatch(cond.expression)
-        if match is None:
-            return None
-        literal = re.sub(r"\\(.)", r"\1", match.group(2))
-        return (literal, "+" + literal) if match.group(1) else (literal,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,46 +71,6 @@ class Route:
         return [a.application for a in self.actions]
 
 
-@lru_cache(maxsize=4096)
-def pcre_to_python(expression: str) -> re.Pattern[str]:
-    """Compile a FreeSWITCH (PCRE) expression with Python's ``re``, translating the PCRE-only
-    spellings the two disagree on: ``(?<name>`` named groups, ``\\z``, ``\\h`` and ``\\Q...\\E``.
-    ``re.ASCII`` because PCRE's ``\\d``/``\\w`` are ASCII-only without UCP, as FreeSWITCH builds it.
-    """
-    out: list[str] = []
-    i, n = 0, len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = expression[i + 1]
-            if nxt == "Q":
-                end = expression.find("\\E", i + 2)
-                end = n if end < 0 else end
-                out.append(re.escape(expression[i + 2 : end]))
-                i = end + 2
-                continue
-            out.append({"z": r"\Z", "h": r"[ \t]", "H": r"[^ \t]"}.get(nxt, ch + nxt))
-            i += 2
-            continue
-        if expression.startswith("(?<", i) and i + 3 < n and expression[i + 3] not in "=!":
-            out.append("(?P<")
-            i += 3
-            continue
-        out.append(ch)
-        i += 1
-    return re.compile("".join(out), re.ASCII)
-
-
-def _true(value: str | None) -> bool:
-    """FreeSWITCH's ``switch_true``: the words it accepts, or a non-zero number."""
-    if not value:
-        return False
-    value = value.strip().lower()
-    if value in ("yes", "on", "true", "t", "enabled", "active", "allow"):
-        return True
-    return value.isdigit() and int(value) != 0
-
-
 def _expand(text: str, variables: Mapping[str, str]) -> str:
     if "${" not in text:
         return text
@@ -173,85 +86,6 @@ def _substitute(data: str, match: re.Match[str]) -> str:
             return ""
 
     return _SUBST.sub(group, data)
-
-
-# ------------------------------------------------------------------------------------ loading
-
-
-def _actions(element: ET.Element, tag: str, where: str) -> tuple[Action, ...]:
-    result = []
-    for action in element.findall(tag):
-        application = action.get("application")
-        if not application:
-            raise DialplanLoadError(f"{where}: <{tag}> without an application attribute")
-        data = action.text if action.text and action.text.strip() else action.get("data", "")
-        for _ in range(int(action.get("loop", "1") or 1)):
-            result.append(Action(application, data))
-    return tuple(result)
-
-
-def _condition(element: ET.Element, where: str) -> Condition:
-    if _TIME_ATTRIBUTES & set(element.attrib) or element.get("regex"):
-        raise UnsupportedDialplan(f"{where}: time conditions and regex= groups are not modelled")
-    brk = (element.get("break") or "on-false").lower()
-    if brk not in _BREAKS:
-        brk = "on-false"
-    expression = element.get("expression")
-    child = element.find("expression")
-    if child is not None:
-        expression = child.text or ""
-    # On the condition holding nested ones: when false, the nested block never fails the parent.
-    require = _true(element.get("require-nested", "true"))
-    try:
-        pcre_to_python(expression or "")
-    except re.error as exc:
-        raise DialplanLoadError(f"{where}: bad expression {expression!r}: {exc}") from None
-    return Condition(
-        field=element.get("field"),
-        expression=expression or "",
-        brk=brk,
-        actions=_actions(element, "action", where),
-        anti_actions=_actions(element, "anti-action", where),
-        nested=tuple(_condition(c, where) for c in element.findall("condition")),
-        require_nested=require,
-    )
-
-
-def _extensions(root: ET.Element, context: str, file: str) -> list[Extension]:
-    result = []
-    for ext in root.findall("extension"):
-        name = ext.get("name") or "UNKNOWN"
-        where = f"{file}: extension {name!r}"
-        result.append(
-            Extension(
-                name=name,
-                context=context,
-                file=file,
-                conditions=tuple(_condition(c, where) for c in ext.findall("condition")),
-                continue_=_true(ext.get("continue")),
-            )
-        )
-    return result
-
-
-def parse_file(text: str, context: str, file: str) -> list[Extension]:
-    """Extensions of one include file (``<include>`` root, or a ``<context>`` root)."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise DialplanLoadError(f"{file}: not well-formed XML: {exc}") from None
-    return parse_root(root, context, file)
-
-
-def parse_root(root: ET.Element, context: str, file: str) -> list[Extension]:
-    """Extensions of an already parsed include file (the caller also inspects the tree)."""
-    if root.tag == "context":
-        return _extensions(root, root.get("name") or context, file)
-    if root.tag != "include":
-        raise DialplanLoadError(f"{file}: root element is <{root.tag}>, expected <include>")
-    if root.find("context") is not None:
-        raise DialplanLoadError(f"{file}: a drop-in include file must not contain <context>")
-    return _extensions(root, context, file)
 
 
 def load_dialplan(directory: Path) -> Dialplan:
@@ -273,11 +107,13 @@ class _Context:
     extensions: list[Extension] = field(default_factory=list)
     by_literal: dict[str, list[int]] = field(default_factory=dict)
     general: list[int] = field(default_factory=list)
+    literal: list[bool] = field(default_factory=list)
 
     def add(self, ext: Extension) -> None:
         index = len(self.extensions)
         self.extensions.append(ext)
         literals = ext.literals()
+        self.literal.append(literals is not None)
         if literals is None:
             self.general.append(index)
         else:
@@ -306,14 +142,23 @@ class Dialplan:
         self.add_extensions(extensions)
         return extensions
 
-    def add_root(self, context: str, root: ET.Element, file: str) -> list[Extension]:
-        extensions = parse_root(root, context, file)
-        self.add_extensions(extensions)
-        return extensions
-
     def add_extensions(self, extensions: Iterable[Extension]) -> None:
         for ext in extensions:
             self._contexts.setdefault(ext.context, _Context()).add(ext)
+
+    def bad_expressions(self) -> list[str]:
+        """Expressions that do not compile (reported by the build instead of failing a call)."""
+        problems = []
+        for ctx in self._contexts.values():
+            for index in ctx.general:
+                ext = ctx.extensions[index]
+                for expression in _expressions(ext.conditions):
+                    try:
+                        pcre_to_python(expression)
+                    except re.error as exc:
+                        where = f"{ext.file}: extension {ext.name!r}"
+                        problems.append(f"{where}: bad expression {expression!r}: {exc}")
+        return problems
 
     def route(
         self,
@@ -331,13 +176,26 @@ class Dialplan:
         variables = variables or {}
         matched: list[str] = []
         actions: list[Action] = []
+        fast = "\n" not in destination
         for index in ctx.candidates(destination):
             ext = ctx.extensions[index]
-            if _parse_exten(ext.conditions, profile, variables, actions, nested=False, require=True):
+            if fast and ctx.literal[index]:  # found by exact number: it matches, nothing to substitute
+                actions.extend(ext.conditions[0].actions)
+                matched.append(ext.name)
+                if not ext.continue_:
+                    break
+            elif _parse_exten(ext.conditions, profile, variables, actions, nested=False, require=True):
                 matched.append(ext.name)
                 if not ext.continue_:
                     break
         return Route(context, destination, tuple(matched), tuple(actions))
+
+
+def _expressions(conditions: tuple[Condition, ...]) -> Iterable[str]:
+    for cond in conditions:
+        if cond.field is not None and "${" not in cond.expression:
+            yield cond.expression
+        yield from _expressions(cond.nested)
 
 
 def _field_value(name: str, profile: Mapping[str, str], variables: Mapping[str, str]) -> str:
@@ -376,11 +234,7 @@ def _parse_exten(
                 data = _substitute(action.data, match) if substitute and match else action.data
                 actions.append(Action(action.application, data))
         anti = not passed
-        if (
-            (not anti and cond.brk == "on-true")
-            or (anti and cond.brk == "on-false")
-            or cond.brk == "always"
-        ):
+        if (not anti and cond.brk == "on-true") or (anti and cond.brk == "on-false") or cond.brk == "always":
             break
         if proceed and cond.nested:
             proceed = _parse_exten(

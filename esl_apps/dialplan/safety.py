@@ -27,11 +27,12 @@ from esl_apps.config import Config, ConfigIssue
 from esl_apps.config.errors import KeyPath, format_key_path
 from esl_apps.config.locate import mark_for
 
-__all__ = ["UnsafeValue", "attribute", "build_issues", "comment_text", "unsafe_reason"]
+__all__ = ["HAZARD", "UnsafeValue", "attribute", "build_issues", "comment_text", "unsafe_reason"]
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _PREPROCESS = re.compile("x-pre-process", re.IGNORECASE)
+HAZARD = re.compile(_CONTROL.pattern + r"|x-pre-process|\$\$\{", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9_.\-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?")
 
@@ -42,6 +43,8 @@ class UnsafeValue(ValueError):
 
 def unsafe_reason(text: str) -> str | None:
     """Why ``text`` must not go into an attribute value, or None when it is safe."""
+    if HAZARD.search(text) is None:  # one scan for the common, clean case
+        return None
     bad = _CONTROL.search(text)
     if bad:
         return f"contains the control character U+{ord(bad.group()):04X}"

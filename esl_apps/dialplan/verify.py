@@ -9,36 +9,32 @@ parses its own output and hunts every configured number through it with the Free
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 from collections import Counter
 from collections.abc import Mapping
 
 from esl_apps.dialplan.model import DialplanModel
 from esl_apps.dialplan.routing import Dialplan, DialplanLoadError
 
-__all__ = ["check_structure", "verify"]
+__all__ = ["check_lines", "verify"]
 
 
-def check_structure(relpath: str, text: str, root: ET.Element) -> list[str]:
-    """Problems with one file's shape: ``<include>`` root of ``<extension>`` elements, each with a
-    name and at least one condition, no ``<context>``; ``<include>`` alone on its line (FreeSWITCH's
-    preprocessor drops any line holding ``<include>``/``</include>``, content and all)."""
+_LINE_HAZARDS = re.compile(r"<include>|</include>|<\?")
+
+
+def check_lines(relpath: str, text: str) -> list[str]:
+    """FreeSWITCH's preprocessor drops every line holding ``<include>``, ``</include>`` or ``<?``,
+    content and all: those tags must be alone on their lines, and ``<?`` must not appear."""
     problems = []
-    if root.tag != "include":
-        return [f"{relpath}: root element is <{root.tag}>, expected <include>"]
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if ("<include>" in line or "</include>" in line) and line.strip() not in ("<include>", "</include>"):
-            problems.append(f"{relpath}:{line_no}: <include> must be alone on its line")
-        if "<?" in line:
+    for found in _LINE_HAZARDS.finditer(text):
+        start = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.end())
+        line = text[start : end if end >= 0 else len(text)].strip()
+        line_no = text.count("\n", 0, found.start()) + 1
+        if found.group() == "<?":
             problems.append(f"{relpath}:{line_no}: FreeSWITCH's preprocessor drops lines containing '<?'")
-    for child in root:
-        if child.tag == "context":
-            problems.append(f"{relpath}: drop-in files must not contain <context>")
-        elif child.tag == "extension":
-            if not child.get("name"):
-                problems.append(f"{relpath}: an <extension> has no name")
-            if child.find("condition") is None:
-                problems.append(f"{relpath}: extension {child.get('name')!r} has no <condition>")
+        elif line != found.group():
+            problems.append(f"{relpath}:{line_no}: {found.group()} must be alone on its line")
     return problems
 
 
@@ -48,25 +44,26 @@ def verify(model: DialplanModel, files: Mapping[str, str]) -> list[str]:
     dialplan = Dialplan()
     for relpath in sorted(files):  # per context, FreeSWITCH's include glob order
         text = files[relpath]
-        try:
-            root = ET.fromstring(text)
-        except ET.ParseError as exc:
-            problems.append(f"{relpath}: not well-formed XML: {exc}")
+        if not text.lstrip().startswith("<include>"):
+            problems.append(f"{relpath}: must start with <include> (a drop-in include file)")
             continue
-        shape = check_structure(relpath, text, root)
-        problems.extend(shape)
-        if shape:
-            continue
+        problems.extend(check_lines(relpath, text))
         context = relpath.split("/", 1)[0]
         try:
-            extensions = dialplan.add_root(context, root, relpath)
+            extensions = dialplan.add_file(context, text, relpath)
         except DialplanLoadError as exc:
             problems.append(str(exc))
             continue
+        for ext in extensions:
+            if not ext.name:
+                problems.append(f"{relpath}: an <extension> has no name")
+            elif not ext.conditions:
+                problems.append(f"{relpath}: extension {ext.name!r} has no <condition>")
         counts = Counter(ext.name for ext in extensions)
         dupes = sorted(name for name, count in counts.items() if count > 1)
         if dupes:
             problems.append(f"{relpath}: extension names used twice: {', '.join(dupes[:10])}")
+    problems.extend(dialplan.bad_expressions())
     if problems:
         return problems
     for context, number, expected in model.expectations():
