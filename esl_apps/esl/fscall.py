@@ -239,6 +239,13 @@ class FreeSwitchCall:
             # was overridden): report the outcome; the next call on this Call raises CallHangup.
         return result
 
+    async def break_media(self) -> None:
+        """``api uuid_break <uuid>``: stop the playback, say or speak running now (a queued caller's
+        music on hold when their agent is free). Nothing is sent once the call is gone."""
+        if self.session.hung_up or self._released is not None:
+            return
+        await self.session.api("uuid_break", self.uuid)
+
     async def bind_meta(self, key: str, variable: str, value: str) -> None:
         """`bind_meta_app <key> b oi set::<var>=<value>`: the answering leg keys *<key> during a bridge
         and the caller's channel gets the variable at once (inline; trace 04f)."""
