@@ -60,6 +60,8 @@ async def bridge_app(ctx: AppContext) -> None:
     winner = result.answered
     b = winner.session
     assert b is not None
+    if not ch.answered:
+        emu.answer(ch)  # the caller is answered when the callee answers
     ch.set_var("originated_legs", legs)
     if failure is not None and failure.session is not None:
         ch.set_var("last_bridge_hangup_cause", failure.cause)

@@ -185,7 +185,7 @@ class Ringer:
                 return
             attempt.cause = "NONE"
             attempt.ring.outcome = "answered"
-            attempt.ring.end = None
+            attempt.ring.end = emu.clock.elapsed()  # ringing ends when the agent picks up
             emu.answer(ch)
             answered.set_result(attempt)
             attempt.done.set()
