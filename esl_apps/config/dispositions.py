@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from esl_apps.config.types import ConfigModel, Identifier
 
-__all__ = ["Capture", "Category", "Code", "Codebook", "DispositionAction", "SystemCodes"]
+__all__ = ["Capture", "CapturePrompts", "Category", "Code", "Codebook", "DispositionAction", "SystemCodes"]
 
 DispositionAction = Literal["none", "dnc", "callback", "qa_review"]
 
@@ -50,6 +50,19 @@ class Code(ConfigModel):
         return value
 
 
+class CapturePrompts(ConfigModel):
+    """Wrap-up prompts: a sound file, or ``tts:<text>`` (spoken by the switch's TTS engine).
+    Unset ones use the built-in TTS defaults (see docs/dispositions.md)."""
+
+    enter_code: str | None = None
+    enter_category: str | None = None  # "{category}" is replaced by the category's label
+    invalid: str | None = None
+    confirm: str | None = None
+    callback_time: str | None = None
+    invalid_time: str | None = None
+    saved: str | None = None
+
+
 class Capture(ConfigModel):
     mode: Literal["single", "multi"] = "single"
     separator: Literal["*", "#"] = "*"
@@ -57,6 +70,19 @@ class Capture(ConfigModel):
     confirm: bool = True
     max_tries: int = Field(default=3, ge=1, le=10)
     wrapup_timeout: int = Field(default=60, ge=5, le=3600)
+    # Mid-call meta keys: the agent keys *<digit> while bridged and the code is taken at once.
+    hotkeys: dict[str, CodeDigits] = Field(default_factory=dict)
+    # When the agent hangs up first: ring the agent back into wrap-up instead of the default code.
+    recall_agent: bool = False
+    prompts: CapturePrompts = CapturePrompts()
+
+    @field_validator("hotkeys")
+    @classmethod
+    def _meta_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if len(key) != 1 or key not in "0123456789":
+                raise ValueError(f"hotkeys: expected one digit 0-9 (keyed as *<digit>), got {key!r}")
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> Capture:

@@ -100,6 +100,9 @@ def check_codebook(book: Codebook, report: Reporter, raw: Any) -> None:
     for name, value in book.system_codes.model_dump().items():
         if value is not None and value not in raw_codes:
             report(("system_codes", name), unknown_name("code", value, raw_codes))
+    for key, value in book.capture.hotkeys.items():
+        if value not in raw_codes:
+            report(("capture", "hotkeys", key), unknown_name("code", value, raw_codes))
 
 
 def missing_prompt(sounds_dir: str | None, prompt: str) -> bool:
