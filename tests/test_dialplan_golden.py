@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,23 @@ def test_no_secret_or_build_time_in_the_files(monkeypatch: pytest.MonkeyPatch) -
     assert "ClueCon" not in text
     # Nothing that changes from one build to the next: no dates of any year.
     assert not any(f"20{year}" in text for year in range(20, 40))
+
+
+def test_every_file_is_a_drop_in_include_of_anchored_extensions() -> None:
+    files = render_dialplan(example()).files
+    assert all(relpath.split("/")[0] in ("public", "default") for relpath in files)
+    for relpath, text in files.items():
+        root = ET.fromstring(text)  # well-formed XML
+        assert root.tag == "include", relpath
+        assert root.find(".//context") is None  # no <context>: FreeSWITCH's context file includes it
+        extensions = list(root)
+        assert extensions and all(ext.tag == "extension" and ext.get("name") for ext in extensions)
+        for ext in extensions:
+            (condition,) = ext.findall("condition")
+            assert condition.get("field") == "destination_number"
+            expression = condition.get("expression", "")
+            assert expression.startswith("^") and expression.endswith("$"), expression
+            actions = condition.findall("action")
+            assert actions and all(action.get("application") for action in actions)
+        lines = text.splitlines()
+        assert lines[0] == "<include>" and lines[-1] == "</include>"
