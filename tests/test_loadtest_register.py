@@ -65,7 +65,7 @@ def test_agents_register_before_the_calls_and_unregister_after(
     try:
         registrar.wait_ready(registrar_port)
         code = main(["loadtest", "--target", f"127.0.0.1:{target}", "--standin", "--calls", "2",
-                     "--rate", "10", "--time-scale", "0.02", "--media-port", "27000", "--agents", "2",
+                     "--rate", "10", "--time-scale", "0.02", "--agents", "2",
                      "--agent-base-port", str(agent_base), "--register", "1001-1002",
                      "--register-server", f"127.0.0.1:{registrar_port}",
                      "--register-domain", "pbx.example.com",

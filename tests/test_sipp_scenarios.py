@@ -20,7 +20,7 @@ from esl_apps.qa.capture import CaptureUnavailable, RtpCapture
 from esl_apps.qa.dtmf_pcap import write_dtmf_pcap
 from esl_apps.qa.loadtest import LoadtestPlan, run_loadtest
 from esl_apps.qa.scenarios import DEFAULT_AUDIO_PCAP, VARIANTS, scenario_file, sipp_dir
-from esl_apps.qa.sipp_runner import SippOptions, SippProcess
+from esl_apps.qa.sipp_runner import SippOptions, SippProcess, free_media_port
 
 pytestmark = [
     pytest.mark.sipp,
@@ -36,16 +36,16 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def capture(ports: range) -> RtpCapture:
+def capture() -> RtpCapture:
     try:
-        return RtpCapture(ports).start()
+        return RtpCapture().start()
     except CaptureUnavailable as exc:
         pytest.skip(str(exc))
 
 
-def media_base(slot: int) -> int:
-    """Distinct RTP port ranges per test so captures never mix (SIPp's auto ports step by 4)."""
-    return 20000 + 1000 * slot
+def rtp_ports(media_port: int, calls: int) -> range:
+    """The RTP ports a SIPp process advertises for its calls ([auto_media_port]: -mp + 4 per call)."""
+    return range(media_port, media_port + 4 * calls, 4)
 
 
 VARIANT_PARAMS = [
@@ -59,15 +59,13 @@ def test_caller_variant_against_a_switch_standin(name: str, tmp_path: Path) -> N
     variant = VARIANTS[name]
     _, scripts = read_caller_csv(sipp_dir() / variant.caller_csv)
     calls = min(len(scripts), 2)
-    slot = sorted(VARIANTS).index(name)
     target = free_udp_port()
     plan = LoadtestPlan(
         target_host="127.0.0.1", target_port=target, variant=variant, did=variant.did, rate=10, limit=10,
         calls=calls, caller_csv=sipp_dir() / variant.caller_csv, workdir=tmp_path,
-        audio_pcap=DEFAULT_AUDIO_PCAP, time_scale=0.02, standin=True, media_port_base=media_base(slot),
+        audio_pcap=DEFAULT_AUDIO_PCAP, time_scale=0.02, standin=True,
     )
-    standin_media = plan.media_port_base + 1000
-    cap = capture(range(standin_media, standin_media + 4 * calls))
+    cap = capture()
     try:
         result = run_loadtest(plan, poll_s=0.2)
     finally:
@@ -84,10 +82,11 @@ def test_caller_variant_against_a_switch_standin(name: str, tmp_path: Path) -> N
     standin = result.uas[0]
     assert standin.role == "standin" and standin.stats is not None
     assert (standin.stats.incoming, standin.stats.successful, standin.stats.failed) == (calls, calls, 0)
-    digits = cap.digits_by_stream((96,))
-    per_call = [digits.get(key, "") for key in sorted(digits)]
+    to_standin = rtp_ports(standin.media_port, calls)
+    digits = cap.digits_by_stream((96,), dst_ports=to_standin)
+    per_call = [digits[key] for key in sorted(digits)]
     assert per_call == [s.keys for s in scripts[:calls]], "every key of the CSV reached the far end"
-    assert cap.digits_by_stream((101,)) == {}, "the caller must not send payload type 101"
+    assert cap.digits_by_stream((101,), dst_ports=to_standin) == {}, "the caller must not send type 101"
 
 
 @pytest.mark.slow
@@ -103,7 +102,7 @@ def test_agent_answers_busy_rings_and_keys_disposition(tmp_path: Path) -> None:
     legs.write_text("SEQUENTIAL\n# hold_ms\n4000\n")
     keys = {"audio_pcap": str(DEFAULT_AUDIO_PCAP)}
     agent_port, switch_port = free_udp_port(), free_udp_port()
-    agent_media, switch_media = media_base(10), media_base(11)
+    agent_media, switch_media = free_media_port(), free_media_port()
     agent = SippProcess(SippOptions(
         scenario_file("agent_uas.xml"), local_port=agent_port, media_port=agent_media, inf=(agents_csv,),
         keys={**keys, "dispo_pcap": str(dispo.path)}), tmp_path / "agent", name="agent").start()
@@ -114,7 +113,7 @@ def test_agent_answers_busy_rings_and_keys_disposition(tmp_path: Path) -> None:
     cap = None
     try:
         agent.wait_ready(agent_port)
-        cap = capture(range(switch_media, switch_media + 12))
+        cap = capture()
         switch.start()
         assert switch.wait(60) == 0, switch.diagnostics()
     finally:
@@ -132,8 +131,10 @@ def test_agent_answers_busy_rings_and_keys_disposition(tmp_path: Path) -> None:
     assert {k: agent_stats.counters[k] for k in ("answered", "busy", "cancelled", "disposition_keyed",
                                                  "far_end_hung_up")} == \
         {"answered": 1, "busy": 1, "cancelled": 1, "disposition_keyed": 1, "far_end_hung_up": 1}
-    assert list(cap.digits_by_stream((101,)).values()) == ["211#"], "repeated keys survive, type 101"
-    assert cap.digits_by_stream((96,)) == {}
+    to_switch = rtp_ports(switch_media, 3)
+    assert list(cap.digits_by_stream((101,), dst_ports=to_switch).values()) == ["211#"], \
+        "repeated keys survive, payload type 101"
+    assert cap.digits_by_stream((96,), dst_ports=to_switch) == {}
 
 
 def test_agent_hangs_up_itself_and_caller_takes_the_bye_during_a_pause(tmp_path: Path) -> None:
@@ -146,10 +147,10 @@ def test_agent_hangs_up_itself_and_caller_takes_the_bye_during_a_pause(tmp_path:
     keys = {"audio_pcap": str(DEFAULT_AUDIO_PCAP)}
     agent_port = free_udp_port()
     agent = SippProcess(SippOptions(
-        scenario_file("agent_uas.xml"), local_port=agent_port, media_port=media_base(12), inf=(agents_csv,),
-        keys={**keys, "dispo_pcap": str(unused.path)}), tmp_path / "a", name="a").start()
+        scenario_file("agent_uas.xml"), local_port=agent_port, media_port=free_media_port(),
+        inf=(agents_csv,), keys={**keys, "dispo_pcap": str(unused.path)}), tmp_path / "a", name="a").start()
     caller = SippProcess(SippOptions(
-        scenario_file("caller_uac.xml"), local_port=free_udp_port(), media_port=media_base(13),
+        scenario_file("caller_uac.xml"), local_port=free_udp_port(), media_port=free_media_port(),
         remote=f"127.0.0.1:{agent_port}", service="2001", inf=(callers,), keys=keys, calls=2, rate=10),
         tmp_path / "c", name="c")
     try:

@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     other("--local-ip", default=None,
           help="address SIPp binds (default 127.0.0.1 for a loopback target, else the route to the target)")
     other("--caller-port", type=int, help="caller's SIP port (default: any free port)")
-    other("--media-port", type=int, default=16000, help="first local RTP port (default 16000)")
+    other("--media-port", type=int, metavar="PORT",
+          help="RTP port of the caller; standin +1000, agents +2000 (default: free ports)")
     other("--audio-pcap", type=Path, default=DEFAULT_AUDIO_PCAP, help="PCMA audio the calls play")
     other("--redis", metavar="URL", help="also count the application's records in this Redis")
     other("--redis-prefix", default="esl", help="the application's key prefix (default esl)")

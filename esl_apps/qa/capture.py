@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from esl_apps.qa.pcap import LINKTYPE_ETHERNET, UdpDatagram, decode_udp_frame
@@ -90,10 +90,12 @@ class RtpCapture:
                 if datagram is not None and (self.ports is None or datagram.dst_port in self.ports):
                     self.datagrams.append(datagram)
 
-    def streams(self) -> dict[StreamKey, list[RtpPacket]]:
+    def streams(self, dst_ports: Container[int] | None = None) -> dict[StreamKey, list[RtpPacket]]:
         """RTP packets per (source port, destination port); datagrams that are not RTP are skipped."""
         out: dict[StreamKey, list[RtpPacket]] = defaultdict(list)
         for datagram in self.datagrams:
+            if dst_ports is not None and datagram.dst_port not in dst_ports:
+                continue
             try:
                 packet = parse_rtp(datagram.payload, datagram.time)
             except RtpError:
@@ -101,13 +103,14 @@ class RtpCapture:
             out[StreamKey(datagram.src_port, datagram.dst_port)].append(packet)
         return dict(out)
 
-    def keys_by_stream(self, payload_types: Iterable[int] = (101,), *,
-                       freeswitch_rules: bool = True) -> dict[StreamKey, list[ReceivedKey]]:
+    def keys_by_stream(self, payload_types: Iterable[int] = (101,), *, freeswitch_rules: bool = True,
+                       dst_ports: Container[int] | None = None) -> dict[StreamKey, list[ReceivedKey]]:
         types = tuple(payload_types)
-        return {stream: keys for stream, packets in self.streams().items()
+        return {stream: keys for stream, packets in self.streams(dst_ports).items()
                 if (keys := decode_keys(packets, types, freeswitch_rules=freeswitch_rules))}
 
-    def digits_by_stream(self, payload_types: Iterable[int] = (101,), *,
-                         freeswitch_rules: bool = True) -> dict[StreamKey, str]:
-        return {stream: keys_text(keys) for stream, keys in
-                self.keys_by_stream(payload_types, freeswitch_rules=freeswitch_rules).items()}
+    def digits_by_stream(self, payload_types: Iterable[int] = (101,), *, freeswitch_rules: bool = True,
+                         dst_ports: Container[int] | None = None) -> dict[StreamKey, str]:
+        """Keys per stream as text, e.g. ``{StreamKey(16000, 17000): "12#"}``."""
+        keys = self.keys_by_stream(payload_types, freeswitch_rules=freeswitch_rules, dst_ports=dst_ports)
+        return {stream: keys_text(found) for stream, found in keys.items()}

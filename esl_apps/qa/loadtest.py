@@ -25,7 +25,7 @@ from esl_apps.qa.dtmf_pcap import write_dtmf_pcap
 from esl_apps.qa.redis_view import StreamCounts, stream_lengths
 from esl_apps.qa.registration import REGISTER_XML, Registration, run_registration
 from esl_apps.qa.scenarios import AGENT_XML, CALLER_XML, Variant, scenario_file
-from esl_apps.qa.sipp_runner import SippFailed, SippOptions, SippProcess
+from esl_apps.qa.sipp_runner import SippFailed, SippOptions, SippProcess, free_media_port
 from esl_apps.qa.sipp_stats import (
     Percentiles,
     SippStats,
@@ -62,7 +62,7 @@ class LoadtestPlan:
     standin: bool = False
     local_ip: str = "127.0.0.1"
     caller_port: int | None = None
-    media_port_base: int = 16000
+    media_port_base: int | None = None  # None: a free port per SIPp process
     redis_url: str | None = None
     redis_prefix: str = "esl"
     redis_settle_s: float = 2.0
@@ -86,6 +86,7 @@ class Progress:
 class UasResult:
     role: str
     port: int
+    media_port: int
     stats: SippStats | None
     exit_code: int | None
     workdir: Path
@@ -105,6 +106,7 @@ class LoadtestResult:
     redis_before: StreamCounts | None
     redis_after: StreamCounts | None
     caller_dir: Path
+    caller_media_port: int
     problems: tuple[str, ...] = field(default=())
 
     @property
@@ -142,6 +144,13 @@ def _standin_rows(scripts: Sequence[CallerScript]) -> list[AgentBehaviour]:
     return rows
 
 
+def _media_port(plan: LoadtestPlan, offset: int) -> int:
+    """RTP port of one SIPp process: ``media_port_base + offset``, or any free pair."""
+    if plan.media_port_base is None:
+        return free_media_port(plan.local_ip)
+    return plan.media_port_base + offset
+
+
 def _uas(plan: LoadtestPlan, role: str, port: int, media_port: int, csv_path: Path,
          keys: dict[str, str]) -> SippProcess:
     options = SippOptions(
@@ -174,14 +183,14 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
             agents_csv = write_agent_csv(plan.workdir / "agents.csv", _agent_rows(plan, scripts, dispo_ms))
             for index in range(plan.agents):
                 port = plan.agent_base_port + index
-                process = _uas(plan, "agent", port, plan.media_port_base + 2000 + 20 * index, agents_csv,
+                process = _uas(plan, "agent", port, _media_port(plan, 2000 + 20 * index), agents_csv,
                                {**keys, "dispo_pcap": str(dispo_path)})
                 uas_processes.append(("agent", port, process.start()))
         if plan.standin:
             standin_csv = write_agent_csv(plan.workdir / "standin.csv", _standin_rows(scripts))
             unused = plan.workdir / "standin-unused.pcap"
             write_dtmf_pcap(unused, "#")
-            process = _uas(plan, "standin", plan.target_port, plan.media_port_base + 1000, standin_csv,
+            process = _uas(plan, "standin", plan.target_port, _media_port(plan, 1000), standin_csv,
                            {**keys, "dispo_pcap": str(unused)})
             uas_processes.append(("standin", plan.target_port, process.start()))
         for _role, port, process in uas_processes:
@@ -196,7 +205,7 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         redis_before = stream_lengths(plan.redis_url, plan.redis_prefix) if plan.redis_url else None
         caller = SippProcess(SippOptions(
             scenario=scenario_file(CALLER_XML, plan.scenario_dir), local_ip=plan.local_ip,
-            local_port=plan.caller_port, media_port=plan.media_port_base,
+            local_port=plan.caller_port, media_port=_media_port(plan, 0),
             remote=f"{plan.target_host}:{plan.target_port}", service=plan.did, inf=(caller_csv,), keys=keys,
             calls=plan.calls, rate=plan.rate, limit=plan.limit, global_timeout_s=plan.max_duration_s,
             trace_msg=plan.trace_msg,
@@ -216,7 +225,12 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
     stats = caller.stats()
     problems = []
     if caller.returncode not in (0, 1):
-        problems.append(f"sipp (caller) exited with {caller.returncode}: {caller.diagnostics(600)}")
+        detail = caller.diagnostics(600)
+        if plan.max_duration_s and "timed out after" in detail:
+            problems.append(f"stopped by --max-duration after {plan.max_duration_s} s; calls still running "
+                            "were aborted")
+        else:
+            problems.append(f"sipp (caller) exited with {caller.returncode}: {detail}")
     if stats is None:
         problems.append("sipp wrote no statistics")
     rtt = read_rtt(caller.rtt_csv)
@@ -228,13 +242,14 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         response_times=response,
         answer_rate=rate_per_second([when for when, _ in rtt.get("answer", [])]),
         error_codes=dict(read_error_codes(caller.error_codes_csv)),
-        uas=tuple(UasResult(role, port, p.stats(), p.returncode, p.workdir)
+        uas=tuple(UasResult(role, port, p.options.media_port or 0, p.stats(), p.returncode, p.workdir)
                   for role, port, p in uas_processes),
         registered=registered,
         peak_concurrent=max(peak, stats.current if stats else 0),
         redis_before=redis_before,
         redis_after=redis_after,
         caller_dir=caller.workdir,
+        caller_media_port=caller.options.media_port or 0,
         problems=tuple(problems),
     )
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,8 @@ from pathlib import Path
 from esl_apps.qa.sipp_stats import SippStats, last_stats
 
 SIPP_BINARY = "sipp"
+# What SIPp always prints to stderr while loading pcaps and resolving the target: not an error.
+_STDERR_CHATTER = ("In pcap ", "max pkt length", "base port", "Resolving remote host")
 
 
 class SippNotFound(RuntimeError):
@@ -122,6 +126,29 @@ def udp_port_bound(port: int, ip: str | None = None) -> bool:
     return False
 
 
+def free_media_port(ip: str = "127.0.0.1", low: int = 20000, high: int = 50000, tries: int = 200) -> int:
+    """An even port ``p`` with ``p`` and ``p + 2`` free: SIPp binds both for -mp (audio and video).
+
+    Random rather than fixed so two runs on one machine (two QA jobs, two test sessions) do not
+    collide; SIPp given -mp gives up at once if the port is taken.
+    """
+    for _ in range(tries):
+        port = random.randrange(low, high, 2)
+        sockets = []
+        try:
+            for candidate in (port, port + 2):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind((ip, candidate))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return port
+    raise SippFailed(f"no free RTP port pair between {low} and {high}")
+
+
 def _hex_ip(ip: str) -> str:
     parts = [int(p) for p in ip.split(".")]
     return "".join(f"{p:02X}" for p in reversed(parts))
@@ -199,16 +226,19 @@ class SippProcess:
         return last_stats(self.stat_csv) if self.process is not None else None
 
     def diagnostics(self, limit: int = 1500) -> str:
-        """The end of SIPp's stderr and error log, for error messages."""
-        chunks = []
-        for path in (self.output_path, self.errors_log):
+        """SIPp's own complaints (stderr without its start-up chatter), for error messages."""
+        try:
+            lines = self.output_path.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        lines = [line for line in lines if line.strip() and not line.startswith(_STDERR_CHATTER)]
+        text = "\n".join(lines).strip()
+        if not text:
             try:
-                text = path.read_text(errors="replace").strip()
+                text = self.errors_log.read_text(errors="replace").strip()
             except OSError:
-                continue
-            if text:
-                chunks.append(text[-limit:])
-        return "\n".join(chunks)
+                text = ""
+        return text[-limit:]
 
     def wait_ready(self, port: int, timeout_s: float = 10.0) -> None:
         """Wait until the SIP port is bound; raise SippFailed if SIPp exits first."""
