@@ -47,6 +47,9 @@ class EmittedEvent:
                 return value
         return None
 
+    def mapping(self) -> dict[str, str]:
+        return dict(self.headers)
+
 
 def gmt_date(epoch: float) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(epoch))

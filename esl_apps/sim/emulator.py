@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 class Emulator:
     def __init__(self, *, time_scale: float = 1.0, inbound_password: str | None = None, rng_seed: int = 0,
-                 host: str = "127.0.0.1", public_preamble: bool = True) -> None:
+                 host: str = "127.0.0.1", public_preamble: bool = True, light_records: bool = False) -> None:
         self.clock = Clock(time_scale)
         self.rng = random.Random(rng_seed)
         self.core_uuid = self.new_uuid()
@@ -66,6 +66,7 @@ class Emulator:
         self.scripts: dict[str, CallerScript] = {}
         self.behaviours: dict[str, AgentBehaviour] = {}
         self.subscribers: list[EslConnection] = []
+        self.scoped: dict[str, list[EslConnection]] = {}
         self.api = Api(self)
         self.xml_files: list[Path] = []
         self._sequence = itertools.count(500)
@@ -73,6 +74,7 @@ class Emulator:
         self._tasks: set[asyncio.Future] = set()  # type: ignore[type-arg]
         self._server: InboundServer | None = None
         self.sessions_since_start = 0
+        self.light_records = light_records  # records keep a few headers per event (load runs)
 
     # -- identity and bookkeeping ------------------------------------------------------------------
     def new_uuid(self) -> str:
@@ -123,7 +125,7 @@ class Emulator:
         for session in list(self.sessions.values()):
             if session.ch.up:
                 self.hangup(session.ch, "SYSTEM_SHUTDOWN", remote=False)
-        for conn in list(self.subscribers):
+        for conn in [*self.subscribers, *(c for conns in self.scoped.values() for c in conns)]:
             await conn.close()
         for task in list(self._tasks):
             task.cancel()
@@ -132,15 +134,33 @@ class Emulator:
 
     # -- events ------------------------------------------------------------------------------------
     def publish(self, event: EmittedEvent) -> None:
-        for conn in list(self.subscribers):
+        """Hand an event to the listeners that may want it: every unscoped listener, and the
+        `myevents` listeners of its Unique-ID (or of its Job-Owner-UUID for BACKGROUND_JOB)."""
+        for conn in tuple(self.subscribers):
             conn.deliver(event)
+        key = event.uuid or (event.get("Job-Owner-UUID") if event.name == "BACKGROUND_JOB" else None)
+        if key and key in self.scoped:
+            for conn in tuple(self.scoped[key]):
+                conn.deliver(event)
 
     def bus_subscribe(self, conn: EslConnection) -> None:
         self.subscribers.append(conn)
 
+    def bus_scope(self, conn: EslConnection, uuid: str) -> None:
+        """`myevents`: the listener only ever gets events of one channel; index it by that uuid."""
+        if conn in self.subscribers:
+            self.subscribers.remove(conn)
+        conn.scope = uuid
+        self.scoped.setdefault(uuid, []).append(conn)
+
     def bus_unsubscribe(self, conn: EslConnection) -> None:
         if conn in self.subscribers:
             self.subscribers.remove(conn)
+        conns = self.scoped.get(conn.scope or "")
+        if conns and conn in conns:
+            conns.remove(conn)
+            if not conns:
+                del self.scoped[conn.scope or ""]
 
     def on_subscribed(self, session: ChannelSession) -> None:
         return None
@@ -171,7 +191,7 @@ class Emulator:
         script = script or CallerScript()
         uuid = self.new_uuid()
         ch = factory.caller_channel(self, uuid, destination, context, caller_number, caller_name, variables)
-        record = CallRecord(uuid, self.clock.elapsed)
+        record = CallRecord(uuid, self.clock.elapsed, self.light_records)
         record.legs[uuid] = ch
         ch.records.append(record)
         self.scripts[uuid] = script

@@ -26,7 +26,7 @@ from esl_apps.esl.protocol import (
     event_json_bytes,
     event_plain_bytes,
 )
-from esl_apps.sim.record import ReceivedCommand, WireMessage
+from esl_apps.sim.record import ReceivedCommand, WireMessage, light
 
 if TYPE_CHECKING:
     from esl_apps.sim.channel import EmittedEvent
@@ -82,6 +82,7 @@ class EslConnection:
         self.filters: list[tuple[str, str]] = []
         self.format = "plain"
         self.myevents_uuid: str | None = None
+        self.scope: str | None = None  # the uuid the emulator's bus indexes this listener under
         self.owner_uuid: str | None = None  # Job-Owner-UUID of our bgapi jobs (outbound sessions)
         self.closed = False
         self.gone = False  # the peer closed its side
@@ -157,8 +158,7 @@ class EslConnection:
         if self.filters and not self._filters_pass(event):
             return False
         if self.myevents_uuid is not None:
-            owner = event.get("Job-Owner-UUID")
-            if owner and owner == self.myevents_uuid:
+            if event.name == "BACKGROUND_JOB" and event.get("Job-Owner-UUID") == self.myevents_uuid:
                 return True
             if event.uuid != self.myevents_uuid:
                 return False
@@ -199,8 +199,11 @@ class EslConnection:
             data = event_json_bytes(event.headers, event.body)
         else:
             data = event_plain_bytes(event.headers, event.body)
-        headers = dict(event.headers)
-        self.write(data, self.note("event", event.name, headers))
+        note = None
+        if self.records:
+            headers = dict(event.headers)
+            note = self.note("event", event.name, light(headers) if self.emu.light_records else headers)
+        self.write(data, note)
 
     # -- input -------------------------------------------------------------------------------------
     async def read_commands(self) -> None:

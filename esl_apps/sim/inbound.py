@@ -72,6 +72,7 @@ class InboundConnection(EslConnection):
             self.myevents_uuid = uuid
             self.event_list |= MYEVENTS
             self.events_on = True
+            self.emu.bus_scope(self, uuid)
             self.reply("+OK Events Enabled")
             return True
         if name in ("linger", "nolinger"):

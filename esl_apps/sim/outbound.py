@@ -130,6 +130,7 @@ class OutboundConnection(EslConnection):
         self.myevents_uuid = self.uuid
         self.event_list |= MYEVENTS
         self.events_on = True
+        self.emu.bus_scope(self, self.uuid)
         if "json" in args.lower():
             self.format = "json"
         self.emu.on_subscribed(self.session)

@@ -96,9 +96,22 @@ class SocketAttempt:
     ended: float | None = None  # when the socket application returned
 
 
+# What a light record keeps of each event (Emulator(light_records=True), for load runs).
+LIGHT_HEADERS = frozenset({
+    "Event-Name", "Unique-ID", "Application", "Application-Data", "Application-Response", "Application-UUID",
+    "Answer-State", "Hangup-Cause", "Channel-State", "DTMF-Digit", "Other-Leg-Unique-ID",
+    "Other-Leg-Destination-Number", "Record-File-Path", "Event-Subclass",
+})
+
+
+def light(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k in LIGHT_HEADERS}
+
+
 class CallRecord:
-    def __init__(self, uuid: str, clock_elapsed) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, uuid: str, clock_elapsed, light_records: bool = False) -> None:  # type: ignore[no-untyped-def]
         self.uuid = uuid
+        self.light = light_records
         self._elapsed = clock_elapsed
         self.events: list[RecordedEvent] = []
         self.wire: list[WireMessage] = []
@@ -118,7 +131,9 @@ class CallRecord:
         return float(self._elapsed())
 
     def on_event(self, channel: Channel, event: EmittedEvent) -> None:
-        self.events.append(RecordedEvent(self.now(), channel.uuid, event.name, dict(event.headers)))
+        headers = dict(event.headers)
+        kept = light(headers) if self.light else headers
+        self.events.append(RecordedEvent(self.now(), channel.uuid, event.name, kept))
         if channel.uuid == self.uuid:
             self.variables = dict(channel.vars)
             if channel.hangup_cause:
