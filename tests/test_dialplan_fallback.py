@@ -107,6 +107,7 @@ def test_member_timeouts_delays_and_total_timeout_shape_the_legs() -> None:
     def timing(pbx: dict) -> None:
         group = pbx["ring_groups"]["billing"]
         group["total_timeout"] = 30
+        group["answer_confirm"] = False
         group["members"] = [{"agent": "grace", "timeout": 40}, {"agent": "heidi", "delay": 10}]
 
     bridge = next(g for g in build_model(variant(timing)).groups if g.id == "billing").fallback.bridge
@@ -180,3 +181,14 @@ def test_example_model_matches_the_yaml() -> None:
     assert model.wrapup.transfer_target == "7140:XML:default"
     support = next(d for d in model.dids if d.number == "+442071234568")
     assert support.recording_policy == "opt_in" and support.fallback.group == "support"
+
+
+def test_answer_confirm_groups_ask_the_agent_to_press_1_as_the_runtime_does() -> None:
+    from esl_apps.dialplan.fallback import CONFIRM_PROMPT
+    from esl_apps.features.ringgroup_ringer import DEFAULT_CONFIRM_PROMPT
+
+    assert CONFIRM_PROMPT == DEFAULT_CONFIRM_PROMPT
+    groups = {g.id: g for g in build_model(example()).groups}
+    assert f"group_confirm_key=1,group_confirm_file={CONFIRM_PROMPT}]" in groups["billing"].fallback.bridge
+    assert groups["billing"].fallback.bridge.count("group_confirm_key=1") == 2  # grace and heidi
+    assert "group_confirm" not in groups["sales"].fallback.bridge

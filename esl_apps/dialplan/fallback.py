@@ -49,6 +49,11 @@ class Fallback:
     description: str
 
 
+# The prompt esl-apps' ring group engine plays for answer_confirm (features.ringgroup_ringer's
+# DEFAULT_CONFIRM_PROMPT; not imported, to keep the build free of the Redis-backed runtime).
+CONFIRM_PROMPT = "ivr/ivr-accept_reject_voicemail.wav"
+
+
 def _leg(endpoint: str, variables: list[str]) -> str:
     """Per-leg ``[k=v]`` variables; an endpoint that already starts with ``[...]`` or ``{...}``
     has ours merged in (both mean the same for one leg, trace 04a)."""
@@ -83,6 +88,9 @@ def group_bridge(pbx: PbxConfig, group_id: str) -> str:
         variables = [f"leg_timeout={timeout}"]
         if member.delay:
             variables.append(f"leg_delay_start={member.delay}")
+        if group.answer_confirm:
+            # As esl-apps rings it: the agent must press 1, so a mobile's voicemail cannot answer.
+            variables += ["group_confirm_key=1", f"group_confirm_file={CONFIRM_PROMPT}"]
         for endpoint in pbx.dial_strings(agent):
             if endpoint in seen:
                 continue
