@@ -241,3 +241,37 @@ def test_agent_first_originate_runs_the_extension_and_reports_failures() -> None
         assert [a.outcome for a in emu.ring_log] == ["answered", "unregistered"]
 
     run(main())
+
+
+def test_uuid_transfer_of_the_agent_leg_ends_the_bridge_and_runs_the_extension() -> None:
+    async def main() -> None:
+        agent_legs: list[dict[str, str]] = []
+
+        async def handler(peer: EslPeer) -> None:
+            data = await handshake(peer)
+            if data["Caller-Destination-Number"] == "7140":
+                agent_legs.append(data)
+                await peer.execute("hangup", uuid=new_id())
+                await peer.notice("linger")
+                await peer.cmd("exit")
+                return
+            await peer.execute("answer", uuid=new_id())
+            bridge = new_id()
+            await peer.cmd("sendmsg", (("call-command", "execute"), ("execute-app-name", "bridge"),
+                                       ("execute-app-arg", A1), ("event-lock", "true"),
+                                       ("Event-UUID", bridge)))
+            bridged = await peer.event("CHANNEL_BRIDGE")
+            agent = bridged.get("Other-Leg-Unique-ID")
+            assert await peer.cmd(f"api uuid_transfer {agent} 7140 XML public") == "+OK\n"
+            done = await peer.event("CHANNEL_EXECUTE_COMPLETE", **{"Application-UUID": bridge})
+            assert done.get("Answer-State") == "answered"  # the caller stays, the app keeps control
+            await peer.execute("hangup", uuid=new_id())
+            await peer.notice("linger")
+            await peer.cmd("exit")
+
+        agent = AgentBehaviour(answer_after_s=0.5)
+        _, record, _ = await with_app(handler, lambda e: e.add_endpoint(A1, agent))
+        assert agent_legs and agent_legs[0]["Call-Direction"] == "outbound"
+        assert record.bridges[0].ended_by == "agent"
+
+    run(main())

@@ -97,13 +97,17 @@ async def connect(emu: Emulator, a: ChannelSession, b: ChannelSession, *, endpoi
                   ("last_sent_callee_id_name", ach.profile.get("Caller-ID-Name", "")),
                   ("last_sent_callee_id_number", ach.profile.get("Caller-ID-Number", ""))])
     timers = emu.start_agent_timers(b, a)
-    waits = {asyncio.ensure_future(ach.hangup_event.wait()), asyncio.ensure_future(bch.hangup_event.wait())}
+    a.unbridge.clear()
+    b.unbridge.clear()
+    waits = {asyncio.ensure_future(ach.hangup_event.wait()), asyncio.ensure_future(bch.hangup_event.wait()),
+             asyncio.ensure_future(a.unbridge.wait()), asyncio.ensure_future(b.unbridge.wait())}
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     for fut in waits:
         fut.cancel()
     for timer in timers:
         timer.cancel()
-    ended_by = "caller" if not ach.up else "agent"
+    # A uuid_transfer of one leg ends the bridge like that leg leaving it.
+    ended_by = "caller" if not ach.up or (a.unbridge.is_set() and bch.up) else "agent"
     span.end, span.ended_by = emu.clock.elapsed(), ended_by
     if ended_by == "caller":
         # The agent leg moves on ~10 ms later, the caller's leg reports the unbridge ~20 ms later (04a).
@@ -152,6 +156,13 @@ async def after_bridge_b(b: ChannelSession) -> None:
     await b.bridge_done.wait()
     b.bridge = None
     if not ch.up:
+        return
+    if b.transfer_to:  # uuid_transfer of the agent leg while bridged
+        destination, context = b.transfer_to
+        b.transfer_to = None
+        ch.set_running_state("CS_ROUTING")
+        ch.set_running_state("CS_EXECUTE")
+        await b.run_dialplan(destination, context)
         return
     target = ch.vars.get("transfer_after_bridge")
     if target:

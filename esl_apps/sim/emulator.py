@@ -281,6 +281,8 @@ class Emulator:
         factory.apply_transfer(self, session.ch, extension, context, kind)
         session.transfer_to = (extension, context)
         session.wake.set()
+        if session.ch.bridged_to is not None:
+            session.unbridge.set()
         if interrupt:
             session.interrupt()
 

@@ -94,6 +94,7 @@ class ChannelSession:
         self.b_action: Callable[[], Awaitable[None]] | None = None
         self.uuid_bridge_role: str | None = None  # "a" runs the uuid_bridge, "b" waits for it
         self.loopback_partner: ChannelSession | None = None
+        self.unbridge = asyncio.Event()  # uuid_transfer while bridged: leave the bridge
 
     # -- waiting primitives for applications -------------------------------------------------------
     async def wait(self, seconds: float | None) -> str:
