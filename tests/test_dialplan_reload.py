@@ -39,6 +39,7 @@ class FakeFreeSwitch:
     reply: str = "+OK [Success]\n"
     password: str = PASSWORD
     received: list[str] = field(default_factory=list)
+    session_done: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -54,6 +55,7 @@ class FakeFreeSwitch:
                 return
             with conn:
                 self._session(conn)
+            self.session_done.set()
 
     def _session(self, conn: socket.socket) -> None:
         parser = CommandParser()
@@ -88,6 +90,7 @@ def fake() -> Iterator[FakeFreeSwitch]:
 
 def test_success_reply(fake: FakeFreeSwitch) -> None:
     assert reloadxml("127.0.0.1", fake.port, PASSWORD).reply == "+OK [Success]\n"
+    assert fake.session_done.wait(5)  # the client may close before the server has read "exit"
     assert fake.received == [f"auth {PASSWORD}", "api reloadxml", "exit"]
 
 
