@@ -231,7 +231,8 @@ class FlowEngine:
             detail=detail,
         )
         ctx.trace.steps.append(step)
-        log_event(self.log, {"event": "ivr_step", "call_uuid": ctx.uuid, **step.as_dict()})
+        if self.log.isEnabledFor(logging.INFO):
+            log_event(self.log, {"event": "ivr_step", "call_uuid": ctx.uuid, **step.as_dict()})
 
     async def _store(self, trace: CallTrace) -> None:
         try:

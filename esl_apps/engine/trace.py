@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,10 +41,23 @@ class TraceStep:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["prompts"] = list(self.prompts)
-        data["detail"] = dict(self.detail)
-        return {k: v for k, v in data.items() if v not in (None, (), [], {})}
+        # Built by hand: dataclasses.asdict deep-copies, and this runs for every node of every call.
+        data: dict[str, Any] = {
+            "flow": self.flow,
+            "node": self.node,
+            "type": self.type,
+            "outcome": self.outcome,
+            "at": self.at,
+        }
+        if self.prompts:
+            data["prompts"] = list(self.prompts)
+        if self.digits is not None:
+            data["digits"] = self.digits
+        if self.next is not None:
+            data["next"] = self.next
+        if self.detail:
+            data["detail"] = {k: list(v) if isinstance(v, list) else v for k, v in self.detail.items()}
+        return data
 
 
 class StepBuilder:
