@@ -255,3 +255,24 @@ def test_uuid_break_cuts_playback_and_getvar_answers_raw_values() -> None:
         assert record.last_event("CHANNEL_HANGUP_COMPLETE").get("variable_hangup_cause") == "USER_BUSY"
 
     run(main())
+
+
+def test_sendevent_reaches_subscribers_with_its_subclass() -> None:
+    async def main() -> None:
+        emu = Emulator(time_scale=SCALE)
+        await emu.start()
+        listener = await inbound_client(emu.inbound_port or 0)
+        assert await listener.cmd("event plain CUSTOM esl_apps::agent") == "+OK event listener enabled plain"
+        sender = await inbound_client(emu.inbound_port or 0)
+        await sender.cmd("sendevent CUSTOM", (("Event-Subclass", "other::thing"),))  # not subscribed
+        reply = await sender.cmd("sendevent CUSTOM", (("Event-Subclass", "esl_apps::agent"),
+                                                     ("Agent", "1001")))
+        assert reply.startswith("+OK ")
+        event = await listener.event("CUSTOM")  # events arrive in order: the first CUSTOM seen is ours
+        assert event.get("Event-Subclass") == "esl_apps::agent"
+        assert event.get("Agent") == "1001" and event.get("Event-UUID") == reply.split()[1]
+        await listener.close()
+        await sender.close()
+        await emu.stop()
+
+    run(main())

@@ -292,7 +292,25 @@ class EslConnection:
         if name == "nolog":
             self.reply("-ERR not loging")
             return True
+        if name == "sendevent":
+            self.reply(self._sendevent(cmd))
+            return True
         return None
+
+    def _sendevent(self, cmd: Command) -> str:
+        """sendevent NAME + headers (+ body): fired as it is, with an Event-UUID added."""
+        from esl_apps.sim.channel import EmittedEvent, core_headers
+
+        event_uuid = self.emu.new_uuid()
+        name = (cmd.args.strip() or "CUSTOM").upper()
+        name = name if name in EVENT_NAMES and name != "ALL" else "CUSTOM"
+        headers = core_headers(name, self.emu.core_uuid, self.emu.clock.uepoch(), self.emu.next_sequence())
+        given = [(k, v) for k, v in cmd.headers.items() if k.lower() not in ("content-length", "event-name")]
+        headers += [*given, ("Event-UUID", event_uuid)]
+        subclass = cmd.get("Event-Subclass")
+        body = cmd.body.decode("utf-8", "replace") if cmd.body else None
+        self.emu.publish(EmittedEvent(name, tuple(headers), body, subclass, cmd.get("Unique-ID")))
+        return f"+OK {event_uuid}"
 
     def _filter(self, args: str) -> str:
         header, _, value = args.strip(" ").partition(" ")
