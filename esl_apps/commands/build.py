@@ -1,20 +1,22 @@
 """``esl-apps build``: generate the FreeSWITCH dialplan from the YAML, check it, or reload it.
 
 Exit codes: 0 done (or ``--check``: up to date); 1 ``--check`` found differences, or FreeSWITCH
-rejected ``reloadxml``; 2 configuration/template errors (nothing written); 3 FreeSWITCH's event
-socket could not be reached (or refused the password). The unified diff of ``--check`` goes to
-stdout, so ``esl-apps build --check --out DIR > change.diff`` captures just the diff.
+rejected ``reloadxml``; 2 configuration/template errors (nothing written) or an output directory
+that cannot be written; 3 FreeSWITCH's event socket could not be reached (or refused the
+password). The unified diff of ``--check`` goes to stdout, so
+``esl-apps build --check --out DIR > change.diff`` captures just the diff.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from esl_apps.commands.validate import format_issue
-from esl_apps.config import ConfigError, load_config
+from esl_apps.config import Config, ConfigError, load_config
 from esl_apps.config.settings import SecretUnavailable
 from esl_apps.dialplan import BuildError, build_dialplan
 from esl_apps.dialplan.reload import EslUnavailable, ReloadFailed, reloadxml
@@ -114,6 +116,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except OSError as exc:
         err.write(f"FAILED: cannot write {args.out}: {exc}\n")
         return EXIT_INVALID
+    except Exception as exc:  # a bug, not the admin's input: say so instead of a traceback
+        err.write(f"FAILED: internal error while building ({type(exc).__name__}: {exc}); please report it\n")
+        return EXIT_INVALID
 
     plan = result.plan
     if args.check:
@@ -135,11 +140,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         f"{len(model.features)} feature codes, wrap-up {model.wrapup.number})"
     )
     if args.reload:
-        return _reload(config, out, err, say)
+        return _reload(config, err, say)
     return EXIT_OK
 
 
-def _reload(config, out: TextIO, err: TextIO, say) -> int:  # type: ignore[no-untyped-def]
+def _reload(config: Config, err: TextIO, say: Callable[[str], None]) -> int:
     esl = config.pbx.esl
     try:
         password = esl.password()
