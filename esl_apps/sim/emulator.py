@@ -175,8 +175,12 @@ class Emulator:
         return session
 
     def channel_done(self, session: ChannelSession) -> None:
-        self.sessions.pop(session.ch.uuid, None)
-        self.parties.pop(session.ch.uuid, None)
+        uuid = session.ch.uuid
+        self.sessions.pop(uuid, None)
+        self.parties.pop(uuid, None)
+        self.scripts.pop(uuid, None)
+        self.behaviours.pop(uuid, None)
+        self.active_recordings.pop(uuid, None)
 
     def media_params(self, ch: Channel) -> dict[str, str]:
         return {"media_port": str(self.rng.randint(16384, 32767)),
