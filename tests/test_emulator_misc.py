@@ -276,3 +276,26 @@ def test_sendevent_reaches_subscribers_with_its_subclass() -> None:
         await emu.stop()
 
     run(main())
+
+
+def test_a_directory_of_bare_extension_includes_takes_the_context_from_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "public").mkdir()
+    (tmp_path / "default").mkdir()
+    (tmp_path / "public" / "00_dids.xml").write_text(
+        '<include><extension name="did"><condition field="destination_number" expression="^\\+?4420$">'
+        '<action application="transfer" data="2001 XML default"/></condition></extension></include>')
+    (tmp_path / "default" / "10_groups.xml").write_text(
+        '<include><extension name="grp"><condition field="destination_number" expression="^2001$">'
+        '<action application="answer"/><action application="hangup" data="USER_BUSY"/>'
+        '</condition></extension></include>')
+
+    async def main() -> None:
+        emu = Emulator(time_scale=SCALE)
+        await emu.start()
+        assert emu.load_dialplan_xml(tmp_path) == 2
+        record = await (await emu.place_call("+4420")).wait_done(10)
+        assert record.app_names() == ["set", "export", "transfer", "answer", "hangup"]
+        assert record.hangup_cause == "USER_BUSY"
+        await emu.stop()
+
+    run(main())

@@ -90,19 +90,28 @@ class Dialplan:
             return None
         return [make() for make in self.preambles.get(context, [])] + actions
 
-    def load_xml(self, path: str | Path) -> int:
-        """Add the extensions of a FreeSWITCH dialplan XML file; returns how many were added."""
+    def load_xml(self, path: str | Path, context: str | None = None) -> int:
+        """Add the extensions of a FreeSWITCH dialplan XML file, or of every ``*.xml`` under a
+        directory in name order (as ``<X-PRE-PROCESS cmd="include" data="public/*.xml"/>`` reads
+        them); returns how many were added. An ``<include>`` of bare extensions belongs to
+        ``context``, by default the name of the directory holding the file (``dialplan/public/``)."""
         path = Path(path)
+        if path.is_dir():
+            return sum(self.load_xml(p, context) for p in sorted(path.rglob("*.xml")))
         try:
             root = ET.parse(path).getroot()
         except (OSError, ET.ParseError) as exc:
             raise DialplanError(f"{path}: {exc}") from exc
         count = 0
-        contexts = [root] if root.tag == "context" else root.iter("context")
+        contexts = [root] if root.tag == "context" else list(root.iter("context"))
         for ctx in contexts:
             ctx_name = ctx.get("name", "public")
             for ext in ctx.iter("extension"):
                 count += self._load_extension(path, ctx_name, ext)
+        if not contexts:
+            bare = context or path.parent.name or "public"
+            for ext in root.iter("extension"):
+                count += self._load_extension(path, bare, ext)
         return count
 
     def _load_extension(self, path: Path, context: str, ext: ET.Element) -> int:

@@ -68,7 +68,7 @@ class Emulator:
         self.subscribers: list[EslConnection] = []
         self.scoped: dict[str, list[EslConnection]] = {}
         self.api = Api(self)
-        self.xml_files: list[Path] = []
+        self.xml_files: list[tuple[Path, str | None]] = []
         self._sequence = itertools.count(500)
         self._session_ids = itertools.count(1)
         self._tasks: set[asyncio.Future] = set()  # type: ignore[type-arg]
@@ -98,19 +98,20 @@ class Emulator:
     def add_endpoint(self, endpoint: str, behaviour: AgentBehaviour | None = None) -> None:
         self.endpoints[endpoint] = behaviour or AgentBehaviour()
 
-    def load_dialplan_xml(self, path: str | Path) -> int:
+    def load_dialplan_xml(self, path: str | Path, context: str | None = None) -> int:
+        """A FreeSWITCH XML dialplan file or directory (``esl-apps build --out DIR`` output)."""
         path = Path(path)
-        count = self.dialplan.load_xml(path)
-        if path not in self.xml_files:
-            self.xml_files.append(path)
+        count = self.dialplan.load_xml(path, context)
+        if (path, context) not in self.xml_files:
+            self.xml_files.append((path, context))
         return count
 
     def reload_xml(self) -> None:
         """api reloadxml: re-read the XML files loaded so far (extensions added in code stay)."""
         for context, extensions in self.dialplan.contexts.items():
             self.dialplan.contexts[context] = [e for e in extensions if e.source is None]
-        for path in self.xml_files:
-            self.dialplan.load_xml(path)
+        for path, context in self.xml_files:
+            self.dialplan.load_xml(path, context)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, port: int = 0) -> None:
