@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +164,46 @@ def test_agent_as_target_keys_its_disposition_to_the_caller(tmp_path: Path) -> N
 def test_every_variant_has_its_caller_file() -> None:
     for variant in VARIANTS.values():
         assert (sipp_dir() / variant.caller_csv).is_file()
+
+
+def sipp_processes_under(path: Path) -> list[int]:
+    """PIDs of SIPp processes whose command line mentions ``path`` (ours, not other runs')."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "sipp" in cmdline.split(" ", 1)[0] and str(path) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@needs_sipp
+def test_ctrl_c_stops_placing_calls_and_still_summarises(tmp_path: Path) -> None:
+    target = free_udp_port()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "esl_apps.cli", "loadtest", "--target", f"127.0.0.1:{target}", "--standin",
+         "--calls", "100", "--rate", "5", "--time-scale", "0.05", "--out", str(tmp_path / "run"),
+         "--json", str(tmp_path / "run.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not list((tmp_path / "run").glob("caller/caller_uac_*_.csv")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, err
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert 5 <= summary["attempted"] < 100
+    assert summary["succeeded"] == summary["attempted"], "calls in progress were allowed to finish"
+    assert any("interrupted" in problem for problem in summary["problems"])
+    assert "result: FAILED" in out
+    assert sipp_processes_under(tmp_path) == [], "no SIPp left running"

@@ -77,6 +77,7 @@ def caller_row(**overrides: str) -> str:
     (caller_row(f3="500", f2="1234"), r"x\.csv:4: keys1_ms 500 is shorter than SIPp needs"),
     (caller_row(f2="", f5="1", f4="100", f6="1100"), r"x\.csv:4: keys2 follows an empty step"),
     ("+4477;1;2", r"x\.csv:4: 3 fields, the caller scenario needs 20"),
+    (caller_row(f0=""), r"x\.csv:4: caller '' is not a SIP user"),
 ])
 def test_bad_caller_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> None:
     path = write(tmp_path, "SEQUENTIAL", "# comment", "", row)

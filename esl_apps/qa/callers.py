@@ -20,6 +20,7 @@ AGENT_FIELDS = 5
 AGENT_MODES = ("answer", "noanswer", "busy")
 ORDERS = ("SEQUENTIAL", "RANDOM", "USER")
 _KEYS = re.compile(r"^[0-9*#A-D]*$")
+_CALLER = re.compile(r"^[A-Za-z0-9+*#._-]+$")
 # SIPp's play_dtmf: 400 ms of lead-in, then 200 ms tone + 200 ms gap per key; plus slack.
 SIPP_DTMF_LEAD_MS = 400
 SIPP_DTMF_KEY_MS = 400
@@ -155,7 +156,10 @@ def read_caller_csv(path: str | Path) -> tuple[str, list[CallerScript]]:
                     f"{source}:{line}: keys{step_number}_ms {step.keys_ms} is shorter than SIPp needs to "
                     f"play {step.keys!r} ({needed} ms); restarting the audio earlier would cut the keys off")
         talk = _number(source, line, "talk_ms", cells[CALLER_FIELDS - 1])
-        scripts.append(CallerScript(cells[0].strip(), tuple(steps), talk))
+        caller = cells[0].strip()
+        if not _CALLER.match(caller):
+            raise InjectionFileError(f"{source}:{line}: caller {caller!r} is not a SIP user (+447700900123)")
+        scripts.append(CallerScript(caller, tuple(steps), talk))
     return order, scripts
 
 

@@ -8,6 +8,7 @@ response times, error logs and screens.
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -170,6 +171,7 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
     keys = {"audio_pcap": str(plan.audio_pcap)}
     uas_processes: list[tuple[str, int, SippProcess]] = []
     registered: int | None = None
+    caller: SippProcess | None = None
     agent_ports = [plan.agent_base_port + index for index in range(plan.agents)]
     try:
         if plan.agents:
@@ -210,8 +212,10 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
             calls=plan.calls, rate=plan.rate, limit=plan.limit, global_timeout_s=plan.max_duration_s,
             trace_msg=plan.trace_msg,
         ), plan.workdir / "caller", name="caller").start()
-        peak = _watch(caller, progress, poll_s)
+        peak, interrupted = _watch(caller, progress, poll_s)
     finally:
+        if caller is not None and caller.running:  # an exception, or a second Ctrl-C: calls are aborted
+            caller.stop(grace_s=0)
         if registered:
             with contextlib.suppress(SippFailed, OSError):
                 _register(plan, agent_ports, expires=0)
@@ -223,7 +227,7 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         time.sleep(plan.redis_settle_s)
         redis_after = stream_lengths(plan.redis_url, plan.redis_prefix)
     stats = caller.stats()
-    problems = []
+    problems = ["interrupted (Ctrl-C): no new calls were placed after it"] if interrupted else []
     if caller.returncode not in (0, 1):
         detail = caller.diagnostics(600)
         if plan.max_duration_s and "timed out after" in detail:
@@ -262,10 +266,25 @@ def _register(plan: LoadtestPlan, ports: list[int], expires: int | None = None) 
     return run_registration(plan.registration, ports, workdir, scenario, plan.local_ip, expires=expires)
 
 
-def _watch(caller: SippProcess, progress: Callable[[Progress], None] | None, poll_s: float) -> int:
-    """Wait for the caller to finish, reporting progress from its periodic statistics rows."""
+def _watch(caller: SippProcess, progress: Callable[[Progress], None] | None,
+           poll_s: float) -> tuple[int, bool]:
+    """Wait for the caller to finish, reporting progress from its periodic statistics rows.
+
+    Ctrl-C asks SIPp for a soft stop (no new calls, running calls finish) and keeps watching, so the
+    summary still comes; a second Ctrl-C propagates and the caller is stopped at once.
+    """
     peak = 0
-    while caller.wait(poll_s) is None:
+    interrupted = False
+    while True:
+        try:
+            if caller.wait(poll_s) is not None:
+                break
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+            caller.signal(signal.SIGUSR1)
+            continue
         stats = caller.stats()
         if stats is None:
             continue
@@ -273,4 +292,4 @@ def _watch(caller: SippProcess, progress: Callable[[Progress], None] | None, pol
         if progress is not None:
             progress(Progress(stats.elapsed_s, stats.created, stats.successful, stats.failed, stats.current,
                               stats.call_rate))
-    return peak
+    return peak, interrupted
