@@ -198,6 +198,7 @@ async def run_simulation(
     finally:
         await emu.stop()
         await server.stop(1.0)
+        await engine.close()
     stored = {
         name: [_clean(r) async for r in records.read(name)] for name in ("calls", "consent", "callbacks")
     }

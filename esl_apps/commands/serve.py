@@ -202,6 +202,7 @@ async def serve(
         checker.stopping = True
         log_event(log, {"event": "serve_stopping", "active_calls": server.active_calls, "grace_s": grace_s})
         await server.stop(grace_s)
+        await engine.close()
         await checker.close()
         await records.close()
         await client.aclose()

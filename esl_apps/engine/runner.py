@@ -85,6 +85,10 @@ class FlowEngine:
         self.trace_ttl_s = config.pbx.redis.trace_ttl_days * 86400
         self.max_steps = max_steps
 
+    async def close(self) -> None:
+        """Flush what is pending (the audit file's batched fsync); call on shutdown."""
+        await self.audit.close()
+
     # -- flow selection -------------------------------------------------------------------------
     def select_flow(self, call: Call, flow: str | None = None) -> tuple[Flow, Did | None]:
         """Explicit flow, else the channel variable ``esl_apps_flow`` (set in the dialplan), else
