@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from esl_apps.config.types import ConfigModel, DtmfKey, Identifier
 
@@ -121,8 +121,8 @@ def _stringify_values(value: Any) -> Any:
 
 
 NodeId = Identifier
-VariableName = Annotated[str, BeforeValidator(_check_variable)]
-Regex = Annotated[str, BeforeValidator(_check_regex)]
+VariableName = Annotated[str, AfterValidator(_check_variable)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
 
 # --------------------------------------------------------------------------------------- prompts
 
