@@ -137,8 +137,10 @@ class QueueWaiter:
                     self._left = False
                     await self.store.join(self.keys, self.call.uuid, self.arrival_ms, 0)
                     await self.signals.publish(self.keys.wake_channel)
+                # Nobody free: wait for a signal. Rang but unanswered: those agents are free again at
+                # once, so give them (and the caller) a pause before ringing again.
                 retry_at = self.now() + self.timing.retry_after_s if last.rang else None
-                continue
+                now = self.now()
             media = self._media.start()
             if place.is_head:
                 timeout = self.timing.recheck_s if retry_at is None else retry_at - now
