@@ -18,10 +18,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from esl_apps.config.flow_parts import (
+    ConsentPolicy,
+    NodeId,
+    Prompt,
+    PromptItem,
+    Regex,
+    SayPrompt,
+    SaySpec,
+    StoreMode,
+    TtsPrompt,
+    TtsSettings,
+    VariableName,
+    stringify,
+    stringify_keys,
+    stringify_values,
+)
 from esl_apps.config.types import ConfigModel, DtmfKey, Identifier
 
 __all__ = [
@@ -55,134 +71,7 @@ __all__ = [
     "VoicemailNode",
 ]
 
-ConsentPolicy = Literal["notify_only", "opt_out", "opt_in", "never", "inherit"]
-StoreMode = Literal["none", "last4", "full"]
-
-SayKind = Literal[
-    "number",
-    "digits",  # not a FreeSWITCH say type: read out as ``number`` ``iterated`` (one digit at a time)
-    "items",
-    "persons",
-    "messages",
-    "currency",
-    "time_measurement",
-    "current_date",
-    "current_time",
-    "current_date_time",
-    "telephone_number",
-    "telephone_extension",
-    "url",
-    "ip_address",
-    "email_address",
-    "postal_address",
-    "account_number",
-    "name_spelled",
-    "name_phonetic",
-]
-
-_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CAUSE = re.compile(r"[A-Z][A-Z_]{2,40}")
-
-
-def _check_regex(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"expected a regular expression, got {value!r} ({exc})") from None
-    return value
-
-
-def _check_variable(value: str) -> str:
-    if not _VARIABLE.fullmatch(value):
-        raise ValueError(f"expected a variable name of letters, digits and '_', got {value!r}")
-    return value
-
-
-def _stringify(value: Any) -> Any:
-    """YAML reads ``1: sales`` and ``vip: true`` as int/bool; the admin meant the text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-def _stringify_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_stringify(k): v for k, v in value.items()}
-    return value
-
-
-def _stringify_values(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_stringify(k): _stringify(v) for k, v in value.items()}
-    return value
-
-
-NodeId = Identifier
-VariableName = Annotated[str, AfterValidator(_check_variable)]
-Regex = Annotated[str, AfterValidator(_check_regex)]
-
-# --------------------------------------------------------------------------------------- prompts
-
-
-class SaySpec(ConfigModel):
-    """Read a value out with the switch's say engine (FreeSWITCH ``say en number pronounced 42``)."""
-
-    type: SayKind
-    method: Literal["pronounced", "iterated", "counted"] = "pronounced"
-    value: str = Field(min_length=1)
-    language: str | None = None  # defaults to the flow's language
-
-
-class TtsPrompt(ConfigModel):
-    """Text to speech; engine and voice default to the flow's ``tts`` settings."""
-
-    tts: str = Field(min_length=1)
-    engine: str | None = None
-    voice: str | None = None
-
-
-class SayPrompt(ConfigModel):
-    say: SaySpec
-
-
-def _prompt_tag(value: Any) -> str:
-    if isinstance(value, str):
-        return "file"
-    if isinstance(value, dict):
-        if "tts" in value:
-            return "tts"
-        if "say" in value:
-            return "say"
-    if isinstance(value, TtsPrompt):
-        return "tts"
-    if isinstance(value, SayPrompt):
-        return "say"
-    return "file"  # lets pydantic report "expected a string" for anything else
-
-
-PromptFile = Annotated[str, Field(min_length=1)]
-PromptItem = Annotated[
-    Annotated[PromptFile, Tag("file")] | Annotated[TtsPrompt, Tag("tts")] | Annotated[SayPrompt, Tag("say")],
-    Discriminator(_prompt_tag),
-]
-"""One thing to play: a file path / ``tone_stream://`` / ``silence_stream://`` string,
-``{tts: text}`` or ``{say: {type, method, value}}``. ``${var}`` is expanded from flow variables."""
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str | dict | TtsPrompt | SayPrompt) else value
-
-
-Prompt = Annotated[tuple[PromptItem, ...], BeforeValidator(_as_list), Field(min_length=1)]
-"""A prompt is one item or a list of items played in order (normalised to a tuple)."""
-
-
-class TtsSettings(ConfigModel):
-    engine: str = "flite"
-    voice: str = "kal"
 
 
 # ----------------------------------------------------------------------------------------- nodes
@@ -194,7 +83,7 @@ class FlowNode(ConfigModel):
     OUTCOMES: ClassVar[frozenset[str]] = frozenset()
 
     description: str = ""
-    children: Annotated[dict[str, NodeId], BeforeValidator(_stringify_keys)] = Field(default_factory=dict)
+    children: Annotated[dict[str, NodeId], BeforeValidator(stringify_keys)] = Field(default_factory=dict)
 
     @field_validator("children")
     @classmethod
@@ -256,7 +145,7 @@ class MenuNode(FlowNode):
     OUTCOMES = frozenset({"max_tries"})
     type: Literal["menu"]
     prompt: Prompt
-    options: Annotated[dict[DtmfKey, NodeId], BeforeValidator(_stringify_keys)] = Field(min_length=1)
+    options: Annotated[dict[DtmfKey, NodeId], BeforeValidator(stringify_keys)] = Field(min_length=1)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     digit_timeout_s: float = Field(default=2.0, gt=0, le=20)
     max_tries: int = Field(default=3, ge=1, le=10)
@@ -269,7 +158,7 @@ class MenuNode(FlowNode):
     @field_validator("repeat_key", "back_key", mode="before")
     @classmethod
     def _key_text(cls, value: Any) -> Any:
-        return _stringify(value)
+        return stringify(value)
 
     @model_validator(mode="after")
     def _keys_distinct(self) -> MenuNode:
@@ -336,7 +225,7 @@ class ConsentNode(FlowNode):
     @field_validator("accept_digit", "decline_digit", mode="before")
     @classmethod
     def _key_text(cls, value: Any) -> Any:
-        return _stringify(value)
+        return stringify(value)
 
     @model_validator(mode="after")
     def _digits_differ(self) -> ConsentNode:
@@ -348,7 +237,7 @@ class ConsentNode(FlowNode):
 class SetNode(FlowNode):
     OUTCOMES = frozenset({"next"})
     type: Literal["set"]
-    variables: Annotated[dict[VariableName, str], BeforeValidator(_stringify_values)] = Field(min_length=1)
+    variables: Annotated[dict[VariableName, str], BeforeValidator(stringify_values)] = Field(min_length=1)
 
 
 class BranchTimeNode(FlowNode):
@@ -379,7 +268,7 @@ class BranchCallerNode(FlowNode):
 class BranchVarNode(FlowNode):
     type: Literal["branch_var"]
     variable: VariableName
-    cases: Annotated[dict[str, NodeId], BeforeValidator(_stringify_keys)] = Field(min_length=1)
+    cases: Annotated[dict[str, NodeId], BeforeValidator(stringify_keys)] = Field(min_length=1)
     default: NodeId | None = None
 
     def targets(self) -> dict[str, str]:
@@ -408,7 +297,7 @@ class QueueNode(FlowNode):
 
 class TransferNode(FlowNode):
     type: Literal["transfer"]
-    extension: Annotated[str, BeforeValidator(_stringify), Field(pattern=r"^[0-9A-Za-z*#+_.-]{1,32}$")]
+    extension: Annotated[str, BeforeValidator(stringify), Field(pattern=r"^[0-9A-Za-z*#+_.-]{1,32}$")]
     context: Identifier = "default"
 
 
@@ -431,7 +320,7 @@ class CallbackNode(FlowNode):
     @field_validator("confirm_digit", mode="before")
     @classmethod
     def _key_text(cls, value: Any) -> Any:
-        return _stringify(value)
+        return stringify(value)
 
 
 class HangupNode(FlowNode):
@@ -473,26 +362,9 @@ Node = Annotated[
 ]
 
 NODE_TYPES: dict[str, type[FlowNode]] = {
-    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (
-        PlayNode,
-        SayNode,
-        MenuNode,
-        CollectNode,
-        ConsentNode,
-        SetNode,
-        BranchTimeNode,
-        BranchCallerNode,
-        BranchVarNode,
-        RingGroupNode,
-        QueueNode,
-        TransferNode,
-        VoicemailNode,
-        CallbackNode,
-        HangupNode,
-        GotoNode,
-    )
+    get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(Node)[0])
 }
+"""``type`` value -> node model (the members of the ``Node`` union)."""
 
 
 class Flow(ConfigModel):
