@@ -25,7 +25,7 @@ from esl_apps.engine import CallTrace, FlowEngine
 from esl_apps.store.records import MemoryRecordLog
 from tests.support.scripted_call import FakeClock, ScriptedCall
 
-__all__ = ["Harness", "example_config", "make_config", "records_of"]
+__all__ = ["BYE", "Harness", "example_config", "flow", "harness", "make_config", "records_of"]
 
 
 @cache
@@ -102,3 +102,14 @@ class Harness:
     @property
     def audit(self) -> list[dict[str, Any]]:
         return self.engine.audit.read()
+
+
+BYE = {"type": "hangup"}
+
+
+def flow(nodes: dict[str, Any], start: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"start": start or next(iter(nodes)), "nodes": nodes, **extra}
+
+
+def harness(tmp_path, nodes: dict[str, Any], **kw: Any) -> Harness:
+    return Harness(tmp_path, flows={"t": flow(nodes, **kw)})
