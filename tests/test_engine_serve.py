@@ -125,3 +125,78 @@ def test_serve_with_a_bad_configuration_exits_2(tmp_path):
     )
     assert result.returncode == 2
     assert "pbx.yaml:" in result.stderr
+
+
+def test_graceful_stop_lets_active_calls_finish_and_refuses_new_ones(tmp_path, redis_url):
+    """A call in progress when SIGTERM arrives completes its flow (trace stored); a call arriving
+    during the stop is refused at once, so the dialplan's fallback after `socket` takes it."""
+    import asyncio
+
+    from esl_apps.commands.serve import Service
+    from esl_apps.sim.emulator import Emulator
+    from esl_apps.sim.scripts import CallerScript
+    from esl_apps.store.connect import connect
+    from tests.support.flow_harness import make_config
+
+    flows = {
+        "t": {
+            "start": "p",
+            "nodes": {
+                "p": {"type": "play", "prompt": "long.wav", "children": {"next": "bye"}},
+                "bye": {"type": "hangup"},
+            },
+        }
+    }
+    config = make_config(tmp_path, flows=flows)
+
+    async def scenario():
+        service = Service(
+            config,
+            listen=("127.0.0.1", 0),
+            health=("127.0.0.1", 0),
+            grace_s=10,
+            redis_url=redis_url,
+            spool_dir=tmp_path / "spool",
+        )
+        await service.start()
+        emu = Emulator(time_scale=0.01)
+        await emu.start()
+        emu.file_durations["long.wav"] = 100.0  # 1 s of real time
+        emu.add_extension(
+            "^7100$",
+            [
+                ("socket", f"127.0.0.1:{service.port} async full"),
+                ("playback", "fallback.wav"),
+                ("hangup", ""),
+            ],
+        )
+        first = await emu.place_call("7100", script=CallerScript(), variables={"esl_apps_flow": "t"})
+        await first.wait_answered(5)
+        stopping = asyncio.ensure_future(service.stop())
+        await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{service.checker.port}/health"
+        health = await asyncio.to_thread(_status_of, url)
+        second = await emu.place_call("7100", script=CallerScript(), variables={"esl_apps_flow": "t"})
+        second_record = await second.wait_done(5)
+        first_record = await first.wait_done(10)
+        await stopping
+        client = connect(redis_url)
+        trace = await client.get(f"esl:trace:{first.uuid}")
+        await client.aclose()
+        await emu.stop()
+        return health, first_record, second_record, trace, service.server.refused_calls
+
+    health, first_record, second_record, trace, refused = asyncio.run(scenario())
+    assert health == 503
+    assert json.loads(trace)["path"] == ["p", "bye"]  # the active call finished its flow
+    assert first_record.fallback_actions == []
+    assert ("playback", "fallback.wav") in second_record.fallback_actions  # refused -> dialplan fallback
+    assert refused == 1
+
+
+def _status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code

@@ -134,6 +134,102 @@ class ServiceError(Exception):
     """Something outside the configuration prevents serving (exit 3)."""
 
 
+class Service:
+    """The running application: records, engine, outbound ESL server and health check.
+
+    ``start`` raises :class:`ServiceError` when something outside the configuration is missing;
+    ``stop`` refuses new calls at once and gives active ones ``grace_s`` seconds.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        listen: tuple[str, int],
+        health: tuple[str, int] | None,
+        grace_s: float = 30.0,
+        redis_url: str | None = None,
+        spool_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.listen = listen
+        self.health = health
+        self.grace_s = grace_s
+        self.redis_url = redis_url
+        self.spool_dir = spool_dir
+        self.client: Any = None
+        self.records: Any = None
+        self.engine: FlowEngine | None = None
+        self.server: OutboundServer | None = None
+        self.checker = HealthServer(self.status)
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server else 0
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(self.client.ping(), 0.5)
+            redis_state = "ok"
+        except Exception:  # any failure means the same to an operator: records are being spooled
+            redis_state = "unreachable (records spooled to disk)"
+        server = self.server
+        return {
+            "status": "ok",
+            "active_calls": server.active_calls if server else 0,
+            "max_calls": server.max_calls if server else 0,
+            "refused_calls": server.refused_calls if server else 0,
+            "redis": redis_state,
+        }
+
+    async def start(self) -> None:
+        self.client, self.records = _records(self.config, self.redis_url, self.spool_dir)
+        self.engine = FlowEngine(
+            self.config,
+            records=self.records,
+            ringer=_ringer(self.config, self.client),
+            logger=logging.getLogger("esl_apps.engine"),
+        )
+        self.server = OutboundServer(
+            call_handler(self.engine), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
+        )
+        try:
+            await self.server.start()
+            if self.health is not None:
+                await self.checker.start(*self.health)
+        except OSError as exc:
+            await self.stop()
+            raise ServiceError(f"cannot listen: {exc}") from None
+        self.records.start_replayer()
+        log_event(
+            log,
+            {
+                "event": "serve_ready",
+                "listen": f"{self.server.host}:{self.server.port}",
+                "health": f"{self.health[0]}:{self.checker.port}" if self.health else None,
+                "flows": sorted(self.config.flows),
+                "max_calls": self.server.max_calls,
+            },
+        )
+
+    async def stop(self) -> None:
+        self.checker.stopping = True
+        server = self.server
+        if server is not None:
+            log_event(
+                log, {"event": "serve_stopping", "active_calls": server.active_calls, "grace_s": self.grace_s}
+            )
+            await server.stop(self.grace_s)
+        if self.engine is not None:
+            await self.engine.close()
+        await self.checker.close()
+        if self.records is not None:
+            await self.records.close()
+        if self.client is not None:
+            await self.client.aclose()
+        log_event(log, {"event": "serve_stopped", "refused_calls": server.refused_calls if server else 0})
+
+
 async def serve(
     config: Config,
     *,
@@ -145,66 +241,21 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     stop = stop or asyncio.Event()
+    service = Service(
+        config, listen=listen, health=health, grace_s=grace_s, redis_url=redis_url, spool_dir=spool_dir
+    )
     try:
-        client, records = _records(config, redis_url, spool_dir)
+        await service.start()
     except ServiceError as exc:
         log.error("cannot start: %s", exc)
-        return EXIT_SERVICE
-    engine = FlowEngine(
-        config, records=records, ringer=_ringer(config, client), logger=logging.getLogger("esl_apps.engine")
-    )
-    server = OutboundServer(call_handler(engine), listen[0], listen[1], max_calls=config.pbx.esl.max_calls)
-
-    async def status() -> dict[str, Any]:
-        try:
-            await asyncio.wait_for(client.ping(), 0.5)
-            redis_state = "ok"
-        except Exception:  # any failure means the same to an operator: records are being spooled
-            redis_state = "unreachable (records spooled to disk)"
-        return {
-            "status": "ok",
-            "active_calls": server.active_calls,
-            "max_calls": server.max_calls,
-            "refused_calls": server.refused_calls,
-            "redis": redis_state,
-        }
-
-    checker = HealthServer(status)
-    try:
-        await server.start()
-        if health is not None:
-            await checker.start(*health)
-    except OSError as exc:
-        log.error("cannot listen: %s", exc)
-        await server.stop(0)
-        await records.close()
-        await client.aclose()
         return EXIT_SERVICE
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    records.start_replayer()
-    log_event(
-        log,
-        {
-            "event": "serve_ready",
-            "listen": f"{server.host}:{server.port}",
-            "health": f"{health[0]}:{checker.port}" if health else None,
-            "flows": sorted(config.flows),
-            "max_calls": server.max_calls,
-        },
-    )
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        checker.stopping = True
-        log_event(log, {"event": "serve_stopping", "active_calls": server.active_calls, "grace_s": grace_s})
-        await server.stop(grace_s)
-        await engine.close()
-        await checker.close()
-        await records.close()
-        await client.aclose()
-        log_event(log, {"event": "serve_stopped", "refused_calls": server.refused_calls})
+        await service.stop()
     return EXIT_OK
