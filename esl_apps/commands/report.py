@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from esl_apps.reports.kpi import ReportOptions, compute_report
+import redis
+
+from esl_apps.reports.kpi import Report, ReportOptions, compute_report
 from esl_apps.reports.render import render_csv, render_html, render_table
 from esl_apps.reports.source import load_from_log, load_jsonl_dir
 
@@ -95,18 +97,6 @@ def run(args: argparse.Namespace) -> int:
                 print(issue, file=sys.stderr)
             return 2
         labels = {code.code: code.label for code in config.dispositions.codes}
-    try:
-        if args.input is not None:
-            records = load_jsonl_dir(args.input)
-        else:
-            assert config is not None
-            records = asyncio.run(_from_redis(config, args.redis, since_ms, until_ms))
-    except ValueError as exc:
-        print(f"esl-apps report: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ConnectionError) as exc:
-        print(f"esl-apps report: cannot read the records: {exc}", file=sys.stderr)
-        return 3
     options = ReportOptions(
         service_level_s=args.service_level,
         service_level_target=args.service_level_target,
@@ -116,7 +106,21 @@ def run(args: argparse.Namespace) -> int:
         since_ms=since_ms,
         until_ms=until_ms,
     )
-    report = compute_report(records["interactions"], records["dispositions"], records["callbacks"], options)
+    try:
+        if args.input is not None:
+            records = load_jsonl_dir(args.input)
+            report = compute_report(
+                records["interactions"], records["dispositions"], records["callbacks"], options
+            )
+        else:
+            assert config is not None
+            report = _report_from_redis(config, args.redis, options)
+    except ValueError as exc:
+        print(f"esl-apps report: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionError) as exc:
+        print(f"esl-apps report: cannot read the records: {exc}", file=sys.stderr)
+        return 3
     if args.format == "csv":
         text = render_csv(report)
     elif args.format == "html":
@@ -128,6 +132,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _report_from_redis(config: Config, url: str | None, options: ReportOptions) -> Report:
+    """Parallel workers read a plain Redis URL; a Sentinel setup is read in-process."""
+    from redis.exceptions import RedisError
+
+    from esl_apps.config.settings import SecretUnavailable
+    from esl_apps.reports.parallel import report_from_redis
+
+    settings = config.pbx.redis
+    try:
+        password = settings.password()
+    except SecretUnavailable as exc:
+        raise ConnectionError(f"Redis password: {exc}") from None
+    if url is None and settings.sentinel is not None:
+        records = asyncio.run(_from_redis(config, url, options.since_ms, options.until_ms))
+        return compute_report(records["interactions"], records["dispositions"], records["callbacks"], options)
+    target = url or settings.effective_url
+    try:
+        redis.Redis.from_url(target, password=password, socket_timeout=5).ping()
+        return report_from_redis(target, password, settings.key_prefix, options)
+    except (RedisError, OSError) as exc:
+        raise ConnectionError(f"Redis is unreachable ({exc})") from None
 
 
 async def _from_redis(

@@ -175,6 +175,14 @@ def compute_report(
     """
     options = options or ReportOptions()
     report = Report(options)
+    fold_interactions(report, interactions)
+    fold_dispositions(report, dispositions)
+    fold_callbacks(report, callbacks, options)
+    return report
+
+
+def fold_interactions(report: Report, interactions: Iterable[Mapping[str, Any]]) -> None:
+    options = report.options
     for rec in interactions:
         if not _in_window(rec, "offered_at", options):
             continue
@@ -188,12 +196,9 @@ def compute_report(
             _count_interaction(report.groups[group], rec, options)
         if agent and rec.get("outcome") == ANSWERED:
             _count_interaction(report.agents[agent], rec, options)
-    _fold_dispositions(report, dispositions)
-    _fold_callbacks(report, callbacks, options)
-    return report
 
 
-def _fold_dispositions(report: Report, dispositions: Iterable[Mapping[str, Any]]) -> None:
+def fold_dispositions(report: Report, dispositions: Iterable[Mapping[str, Any]]) -> None:
     """Count codes per category and add wrap-up time to the AHT of the call's group and agent.
 
     Only agent and default codes carry wrap-up time; one record per call does (the first), so a
@@ -229,7 +234,7 @@ def _fold_dispositions(report: Report, dispositions: Iterable[Mapping[str, Any]]
             scope.handled_with_wrapup += 1
 
 
-def _fold_callbacks(report: Report, callbacks: Iterable[Mapping[str, Any]], options: ReportOptions) -> None:
+def fold_callbacks(report: Report, callbacks: Iterable[Mapping[str, Any]], options: ReportOptions) -> None:
     for rec in callbacks:
         if not _in_window(rec, "at", options):
             continue
@@ -242,3 +247,25 @@ def _fold_callbacks(report: Report, callbacks: Iterable[Mapping[str, Any]], opti
             report.callbacks_completed += 1
         elif event == "failed":
             report.callbacks_failed += 1
+
+
+def _add_figures(into: ScopeFigures, other: ScopeFigures) -> None:
+    for name in ScopeFigures.__slots__:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+
+
+def merge_reports(into: Report, other: Report) -> Report:
+    """Add ``other``'s counts to ``into``: every figure is a sum, so partial reports folded from
+    different streams (or processes) combine exactly."""
+    _add_figures(into.total, other.total)
+    for name, figs in other.groups.items():
+        _add_figures(into.groups[name], figs)
+    for name, figs in other.agents.items():
+        _add_figures(into.agents[name], figs)
+    for category, counts in other.dispositions.items():
+        into.dispositions[category].update(counts)
+    into.flagged_default_codes += other.flagged_default_codes
+    into.callbacks_requested += other.callbacks_requested
+    into.callbacks_completed += other.callbacks_completed
+    into.callbacks_failed += other.callbacks_failed
+    return into
