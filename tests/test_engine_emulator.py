@@ -26,6 +26,8 @@ def simulate(
 ) -> SimulationResult:
     config = make_config(tmp_path, flows=flows)
     variables = {"esl_apps_flow": flow} if flow else None
+    if flow:  # the generated dialplan sets esl_apps_flow from the DID: use the minimal one
+        kw.setdefault("fallback_actions", ())
     return asyncio.run(
         run_simulation(config, at=kw.pop("at", AT), variables=variables, workdir=tmp_path / "sim", **kw)
     )

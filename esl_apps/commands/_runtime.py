@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from esl_apps.engine import FlowEngine
 from esl_apps.esl.fscall import FreeSwitchCall
 from esl_apps.esl.outbound import OutboundSession
 
@@ -69,13 +68,14 @@ def parse_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, i
     return host.strip("[]") or default_host, int(port)
 
 
-def call_handler(engine: FlowEngine) -> Callable[[OutboundSession], Awaitable[None]]:
-    """One call per outbound connection. An exception escaping here makes the transport close
-    the socket without hanging up, so FreeSWITCH runs the dialplan fallback after ``socket``."""
+def call_handler(app: Any) -> Callable[[OutboundSession], Awaitable[None]]:
+    """One call per outbound connection, served by ``app`` (a ``CallRouter``, or a ``FlowEngine``
+    for flows only). An exception escaping here makes the transport close the socket without
+    hanging up, so FreeSWITCH runs the dialplan fallback after ``socket``."""
+    serve = app.handle if hasattr(app, "handle") else app.run
 
     async def handle(session: OutboundSession) -> None:
-        call = FreeSwitchCall(session)
-        await engine.run(call)
+        await serve(FreeSwitchCall(session))
 
     return handle
 

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from esl_apps.commands._dispatch import CallRouter
 from esl_apps.commands._runtime import call_handler
 from esl_apps.config import Config
 from esl_apps.engine import CallTrace, FlowEngine, match_did
@@ -109,9 +110,26 @@ def _exact(number: str) -> str:
     return f"^{re.escape(number)}$"
 
 
+def generated_dialplan(emu: Any, config: Config, app_port: int, workdir: Path) -> None:
+    """Load what ``esl-apps build`` generates (socket to ``app_port``), so the simulated call takes
+    the same route as on FreeSWITCH: DID match, esl_apps_* variables, static fallback."""
+    from esl_apps.dialplan.builder import render_dialplan
+
+    dialplan = config.pbx.dialplan.model_copy(update={"app_host": "127.0.0.1", "app_port": app_port})
+    pbx = config.pbx.model_copy(update={"dialplan": dialplan})
+    rendered = render_dialplan(dataclasses.replace(config, pbx=pbx))
+    out = workdir / "dialplan"
+    for name, text in rendered.files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for context_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+        emu.load_dialplan_xml(context_dir)
+
+
 def _dialplan(emu: Any, config: Config, app_port: int, fallback: Sequence[tuple[str, str]] = ()) -> None:
-    """What the generated dialplan does, reduced to what one simulated call needs: each DID runs
-    the socket application; extensions of agents and groups bridge in the internal context."""
+    """A minimal dialplan (tests of inline flows): each DID runs the socket application, then
+    ``fallback``; extensions of agents and groups bridge in the internal context."""
     pbx = config.pbx
     context = pbx.dialplan.context
     for did in pbx.dids:
@@ -145,7 +163,7 @@ async def run_simulation(
     hangup_after_s: float | None = None,
     hangup_during: str | None = None,
     variables: Mapping[str, str] | None = None,
-    fallback_actions: Sequence[tuple[str, str]] = (),
+    fallback_actions: Sequence[tuple[str, str]] | None = None,
     time_scale: float = 0.002,
     workdir: Path | None = None,
     timeout_s: float = 60.0,
@@ -168,7 +186,10 @@ async def run_simulation(
 
     engine = FlowEngine(config, records=records, clock=clock, logger=logging.getLogger("esl_apps.engine"))
     errors: list[str] = []
-    handler = call_handler(engine)
+    from esl_apps.features.dispositions import DispositionApp
+
+    wrapup = DispositionApp(config, records)
+    handler = call_handler(CallRouter(config, engine, wrapup=wrapup))
 
     async def handle(session: Any) -> None:
         try:
@@ -181,7 +202,10 @@ async def run_simulation(
     await server.start()
     await emu.start()
     try:
-        _dialplan(emu, config, server.port, fallback_actions)
+        if fallback_actions is None:
+            generated_dialplan(emu, config, server.port, workdir)
+        else:
+            _dialplan(emu, config, server.port, fallback_actions)
         modes = agents or {}
         for agent in pbx.agents:
             mode = modes.get(agent.id, "answer")
@@ -199,6 +223,7 @@ async def run_simulation(
         await emu.stop()
         await server.stop(1.0)
         await engine.close()
+        await wrapup.close()
     stored = {
         name: [_clean(r) async for r in records.read(name)] for name in ("calls", "consent", "callbacks")
     }

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from esl_apps.commands._dispatch import CallRouter
 from esl_apps.commands._runtime import HealthServer, call_handler, parse_host_port, setup_logging
 from esl_apps.config import Config, ConfigError, load_config
 from esl_apps.engine import FlowEngine
@@ -117,17 +118,18 @@ def _records(config: Config, redis_url: str | None, spool_dir: Path | None) -> t
     return client, RecordLog(client, spool, settings.key_prefix)
 
 
-def _ringer(config: Config, client: Any) -> Any:
-    """Ring groups hunt by their strategy over shared agent state in Redis (ringing every member
-    when Redis is down)."""
+def _applications(config: Config, client: Any, records: Any) -> tuple[Any, Any, Any]:
+    """(ringer, agents, wrap-up app): ring groups and queues hunt by strategy over shared agent
+    state in Redis (every member rings when Redis is down); wrap-up legs capture dispositions."""
     from esl_apps.features.agents import AgentStore
-    from esl_apps.features.ringgroup_ringer import RingGroupRinger
-    from esl_apps.store.pick import GroupPicker
+    from esl_apps.features.dispositions import DispositionApp
+    from esl_apps.features.ringgroup_runtime import RedisGroupRinger
 
     pbx = config.pbx
     tz = next(iter(pbx.schedules.values())).zone if pbx.schedules else None
-    prefix = pbx.redis.key_prefix
-    return RingGroupRinger(GroupPicker(client, prefix, tz=tz), AgentStore(client, prefix, tz=tz))
+    agents = AgentStore(client, pbx.redis.key_prefix, tz=tz)
+    ringer = RedisGroupRinger.from_config(config, client, records)
+    return ringer, agents, DispositionApp(config, records, agents)
 
 
 class ServiceError(Exception):
@@ -160,6 +162,8 @@ class Service:
         self.client: Any = None
         self.records: Any = None
         self.engine: FlowEngine | None = None
+        self.ringer: Any = None
+        self.wrapup: Any = None
         self.server: OutboundServer | None = None
         self.checker = HealthServer(self.status)
 
@@ -184,14 +188,13 @@ class Service:
 
     async def start(self) -> None:
         self.client, self.records = _records(self.config, self.redis_url, self.spool_dir)
+        self.ringer, agents, self.wrapup = _applications(self.config, self.client, self.records)
         self.engine = FlowEngine(
-            self.config,
-            records=self.records,
-            ringer=_ringer(self.config, self.client),
-            logger=logging.getLogger("esl_apps.engine"),
+            self.config, records=self.records, ringer=self.ringer, logger=logging.getLogger("esl_apps.engine")
         )
+        router = CallRouter(self.config, self.engine, agents=agents, wrapup=self.wrapup)
         self.server = OutboundServer(
-            call_handler(self.engine), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
+            call_handler(router), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
         )
         try:
             await self.server.start()
@@ -222,6 +225,10 @@ class Service:
             await server.stop(self.grace_s)
         if self.engine is not None:
             await self.engine.close()
+        if self.ringer is not None:
+            await self.ringer.aclose()
+        if self.wrapup is not None:
+            await self.wrapup.close()
         await self.checker.close()
         if self.records is not None:
             await self.records.close()

@@ -93,7 +93,8 @@ class FlowEngine:
     def select_flow(self, call: Call, flow: str | None = None) -> tuple[Flow, Did | None]:
         """Explicit flow, else the channel variable ``esl_apps_flow`` (set in the dialplan), else
         the DID's flow, else ``main``."""
-        did = match_did(self.config.pbx.dids, call.destination)
+        # The generated dialplan names the DID exactly as configured; the dialled form may differ.
+        did = match_did(self.config.pbx.dids, call.variables.get("esl_apps_did") or call.destination)
         name = flow or call.variables.get("esl_apps_flow") or (did.flow if did else None)
         if name is None and "main" in self.config.flows:
             self.log.warning("call %s: no DID matches %r; using flow 'main'", call.uuid, call.destination)
