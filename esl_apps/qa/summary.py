@@ -65,9 +65,10 @@ def render(result: LoadtestResult) -> str:
             lines.append(f"  {uas.role} on port {uas.port}: no statistics (exit code {uas.exit_code})")
             continue
         counters = uas.stats.counters
-        parts = [f"rung {uas.stats.incoming}"] + [f"{name.replace('_', ' ')} {counters[name]}" for name in
-                                                 ("answered", "busy", "cancelled", "disposition_keyed")
-                                                 if counters.get(name)]
+        rung = uas.stats.incoming - counters.get("out_of_dialog", 0)  # OPTIONS pings are not calls
+        parts = [f"rung {rung}"] + [f"{name.replace('_', ' ')} {counters[name]}" for name in
+                                    ("answered", "busy", "cancelled", "disposition_keyed", "out_of_dialog")
+                                    if counters.get(name)]
         if uas.stats.failed:
             parts.append(f"failed {uas.stats.failed}")
         lines.append(f"  {uas.role} on port {uas.port}: " + ", ".join(parts))
