@@ -21,8 +21,8 @@ def test_redis_stopped_mid_test_loses_nothing_and_calls_reach_an_agent(redis_url
                      "voicemail": "sales"}},
         {"support": {"group": "support", "announce_position_every": 0}},
     )
-    phones = {"alice": AgentBehaviour(answer_after_s=1, talk_s=200), "bob": AgentBehaviour(answer_after_s=2,
-                                                                                           talk_s=3)}
+    phones = {"alice": AgentBehaviour(answer_after_s=1, talk_s=20),
+              "bob": AgentBehaviour(answer_after_s=2, talk_s=3)}
 
     async def body() -> None:
         async with Rig(redis_url, tmp_path, pbx, group="support", phones=phones) as rig:
