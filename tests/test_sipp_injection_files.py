@@ -117,3 +117,19 @@ def test_written_files_read_back(tmp_path: Path) -> None:
     agents = [AgentBehaviour("busy", 500), AgentBehaviour("answer", 100, 2000, 3000, 9000)]
     write_agent_csv(tmp_path / "a.csv", agents, order="RANDOM")
     assert read_agent_csv(tmp_path / "a.csv") == ("RANDOM", agents)
+
+
+@pytest.mark.parametrize("path", sorted(SIPP_DIR.glob("*.xml")), ids=lambda p: p.name)
+def test_scenarios_are_well_formed_and_every_jump_has_its_label(path: Path) -> None:
+    """Caught here, not by SIPp at run time: malformed XML, "--" in a comment, a jump to no label."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag == "scenario"
+    labels = {element.get("id") for element in root.iter("label")}
+    jumps = {element.get("next") for element in root.iter() if element.get("next")}
+    assert jumps <= labels, f"jumps to missing labels: {jumps - labels}"
+    assert "--" not in "".join(re.findall(r"<!--(.*?)-->", path.read_text(), re.S))
+    supplied = {"audio_pcap", "dispo_pcap"}  # the -key values esl-apps loadtest passes
+    assert set(re.findall(r'play_pcap_audio="\[(\w+)\]"', path.read_text())) <= supplied
