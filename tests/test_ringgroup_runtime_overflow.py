@@ -176,3 +176,22 @@ def test_no_overflow_configured_leaves_the_call_to_the_flow(redis_url, tmp_path)
             assert disposition["codes"] == ["11"]
 
     run(body())
+
+
+def test_callers_leave_the_queue_when_the_last_agent_logs_out(redis_url, tmp_path) -> None:
+    async def body() -> None:
+        async with Rig(redis_url, tmp_path, queue_pbx(), group="support") as rig:
+            store = await rig.login("alice")
+            await store.pause("alice", "meeting")  # paused still counts as logged in: the caller joins
+            call = await rig.call(audio_s=4.0)
+            await asyncio.sleep(0.1)
+            assert [a for a in rig.caller_apps(call, "playback") if "moh" in a[1]] or rig.caller_apps(
+                call, "play_and_get_digits")
+            await store.logout("alice")
+            outcome = await rig.finished(call)
+            assert outcome is not None and outcome.cause == "NO_AGENTS"
+            assert [v["user"] for v in rig.emu.voicemails] == ["8001"]
+            [record] = await by_call(rig, "interactions", call)
+            assert record["queue_position"] == 1 and record["outcome"] == "voicemail"
+
+    run(body())
