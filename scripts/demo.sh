@@ -15,7 +15,7 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || {
 # Default call: a weekday morning (business hours), silence at the recording notice (consent under
 # the opt-out policy), then 1 for sales. Pass your own options to simulate another path, e.g.
 #   ./scripts/demo.sh --at 2026-11-23T20:00          (after hours)
-#   ./scripts/demo.sh --digits ,3,1234567812345678#  (billing, card number masked)
+#   ./scripts/demo.sh --digits ,3,1,4111111111111111#,1228,123  (billing, card payment: recording masked)
 if [ $# -eq 0 ]; then
   set -- --at 2026-11-23T10:00 --digits ,1
 fi
