@@ -23,8 +23,13 @@ from esl_apps.qa.scenarios import MAIN_DID, SUPPORT_DID, VARIANTS, sipp_dir
 SIPP_DIR = Path(__file__).resolve().parent.parent / "scripts" / "sipp"
 
 
-def test_sipp_dir_is_the_checkout() -> None:
+def test_sipp_dir_is_the_checkout_unless_overridden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sipp_dir() == SIPP_DIR
+    monkeypatch.setenv("ESL_APPS_SIPP_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"holds no caller_uac\.xml"):
+        sipp_dir()
+    (tmp_path / "caller_uac.xml").write_text("<scenario/>")
+    assert sipp_dir() == tmp_path
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))

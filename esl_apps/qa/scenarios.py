@@ -54,9 +54,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 def sipp_dir() -> Path:
     """scripts/sipp of a checkout, or the copy a wheel carries (``ESL_APPS_SIPP_DIR`` overrides)."""
     override = os.environ.get("ESL_APPS_SIPP_DIR")
-    candidates = [Path(override)] if override else []
-    candidates += [_PACKAGE_DIR / "_data" / "sipp", _REPO_ROOT / "scripts" / "sipp"]
-    for candidate in candidates:
+    if override:
+        if not (Path(override) / CALLER_XML).is_file():
+            raise FileNotFoundError(f"ESL_APPS_SIPP_DIR={override} holds no {CALLER_XML}")
+        return Path(override)
+    for candidate in (_PACKAGE_DIR / "_data" / "sipp", _REPO_ROOT / "scripts" / "sipp"):
         if (candidate / CALLER_XML).is_file():
             return candidate
     raise FileNotFoundError("the SIPp scenarios (scripts/sipp) are missing from this installation; "
