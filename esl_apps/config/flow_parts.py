@@ -59,12 +59,22 @@ SayKind = Literal[
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
+_FS_ESCAPES = re.compile(r"\\[nrts]")
+
+
 def _check_regex(value: str | None) -> str | None:
     if value is not None:
         try:
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"expected a regular expression, got {value!r} ({exc})") from None
+        if _FS_ESCAPES.search(value):
+            # switch_separate_string() turns these into a blank / control character before
+            # play_and_get_digits sees the regex, so the pattern would silently change.
+            raise ValueError(
+                f"{value!r}: FreeSWITCH turns \\s, \\t, \\n and \\r in application arguments into "
+                "characters before the regex sees them; use a class such as [ ] or [0-9] instead"
+            )
     return value
 
 

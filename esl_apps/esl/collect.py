@@ -19,6 +19,7 @@ the collection (the terminator produces one too) and the variable is only a fall
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from esl_apps.call import CollectResult, CollectStatus
@@ -34,6 +35,9 @@ def _arg(value: str, what: str) -> str:
         raise ValueError(f"play_and_get_digits: {what} must not be empty")
     if "\n" in value or "\r" in value:
         raise ValueError(f"play_and_get_digits: {what} must be one line")
+    if re.search(r"\\[nrts]", value):
+        # FreeSWITCH's argument splitter would turn these into characters (switch_separate_string).
+        raise ValueError(f"play_and_get_digits: {what} {value!r} uses \\s, \\t, \\n or \\r")
     if any(c.isspace() for c in value):
         if "'" in value:
             raise ValueError(f"play_and_get_digits: {what} {value!r} has both blanks and a quote")

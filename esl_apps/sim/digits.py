@@ -15,30 +15,71 @@ from esl_apps.sim.media import play, set_playback_vars
 from esl_apps.sim.session import AppContext, ChannelSession, application
 
 
-def separate(text: str) -> list[str]:
-    """switch_separate_string(): split on spaces, quotes group words (and are dropped), no escapes."""
-    words: list[str] = []
-    current: list[str] = []
-    quote = ""
-    started = False
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
-            else:
-                current.append(ch)
-        elif ch in "'\"":
-            quote, started = ch, True
-        elif ch == " ":
-            if current or started:
-                words.append("".join(current))
-            current, started = [], False
+def _unescape(char: str) -> str:
+    return {"n": "\n", "r": "\r", "t": "\t", "s": " "}.get(char, char)
+
+
+def _cleanup(token: str) -> str:
+    """cleanup_separated_string(token, 0): drop single quotes, turn the escapes \\n \\r \\t \\s
+    \\' and \\" into their characters, keep any other backslash (so a regex's ``\\d`` survives),
+    and trim leading and trailing blanks outside quotes."""
+    i, n = 0, len(token)
+    while i < n and token[i] == " ":
+        i += 1
+    out: list[str] = []
+    end = 0
+    inside = False
+    while i < n:
+        char = token[i]
+        if char == "\\" and i + 1 < n:
+            nxt = token[i + 1]
+            unescaped = _unescape(nxt)
+            if nxt in "'\"" or unescaped != nxt:
+                out.append(unescaped)
+                end = len(out)
+                i += 2
+                continue
+        if char == "'":
+            inside = not inside
         else:
-            current.append(ch)
-            started = True
-    if current or started:
-        words.append("".join(current))
-    return words
+            out.append(char)
+            if char != " " or inside:
+                end = len(out)
+        i += 1
+    return "".join(out[:end]) if end else "".join(out)
+
+
+def separate(text: str, limit: int = 128) -> list[str]:
+    """switch_separate_string(buf, ' ', ...) exactly: words split on blanks outside single quotes
+    (a backslash protects the next character), then each word cleaned up as FreeSWITCH does."""
+    bounds: list[list[int]] = []
+    i, n = 0, len(text)
+    inside = False
+    state = "start"
+    while i < n and len(bounds) <= limit:
+        char = text[i]
+        if state == "start":
+            bounds.append([i, n])
+            state = "skip_initial"
+        elif state == "skip_initial":
+            if char == " ":
+                i += 1
+            else:
+                state = "find"
+        elif state == "find":
+            if char == "\\":
+                i += 1
+            elif char == "'":
+                inside = not inside
+            elif char == " " and not inside:
+                bounds[-1][1] = i
+                state = "skip_end"
+            i += 1
+        elif char == " ":
+            i += 1
+        else:
+            state = "start"
+    return [_cleanup(text[start:stop]) for start, stop in bounds[:limit]]
 
 
 def _int(text: str | None, default: int) -> int:
@@ -155,7 +196,7 @@ async def play_and_get_digits_app(ctx: AppContext) -> None:
 @application("read")
 async def read_app(ctx: AppContext) -> None:
     """``read <min> <max> <file> <var> <timeout> <terminators> [digit_timeout]``."""
-    args = ctx.arg.split()
+    args = separate(ctx.arg)
     if len(args) < 4:
         return
     min_d, max_d = _int(args[0], 0), _int(args[1], 0)
