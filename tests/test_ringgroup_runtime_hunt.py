@@ -167,6 +167,7 @@ def test_agent_legs_carry_wrapup_transfer_customer_uuid_and_answer_confirm(redis
             assert "transfer_after_bridge=7140:XML:default" in bridge
             assert f"esl_apps_customer_uuid={call.uuid}" in bridge and "esl_apps_group=billing" in bridge
             assert "group_confirm_key=1" in bridge and "group_confirm_file=" in bridge
+            assert "esl_apps_customer_number=5551000" in bridge and "esl_apps_offered_at=" in bridge
             assert "[esl_apps_agent=alice" in bridge or "esl_apps_agent=alice" in bridge
             # the answering agent's leg went on to the wrap-up extension after the caller hung up
             bob_leg = next(a for a in call.record.ring_attempts if a.outcome == "answered").uuid

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -218,15 +219,17 @@ class RedisGroupRinger:
             on_rung=waiter.rung if waiter else None,
         )
         agents = ObservedAgents(self.agents, on_wrapup=self._wrapup_started) if self.agents else None
+        link = _link_vars(call, record)
         try:
             if self.picker is None or agents is None:
-                outcome = await _FallbackRinger(None).ring(offered, group_id, ctx)  # type: ignore[arg-type]
+                hunter = RingGroupRinger(None, None, extra_leg_vars=link)  # type: ignore[arg-type]
+                outcome = await _FallbackRinger(hunter).ring(offered, group_id, ctx)  # type: ignore[arg-type]
             else:
                 picker = ObservedPicker(
                     self.picker, on_reserved=lambda _agents: waiter.on_reserved() if waiter else _noop(),
                     on_released=self._agents_freed,
                 )
-                hunter = RingGroupRinger(picker, agents)  # type: ignore[arg-type]
+                hunter = RingGroupRinger(picker, agents, extra_leg_vars=link)  # type: ignore[arg-type]
                 hunter.fallback = _FallbackRinger(hunter)
                 outcome = await hunter.ring(offered, group_id, ctx)  # type: ignore[arg-type]
         finally:
@@ -314,6 +317,19 @@ async def _noop() -> None:
     return None
 
 
+_PLAIN = re.compile(r"[0-9A-Za-z+*#._@-]{1,64}")
+
+
+def _link_vars(call: Call, record: Interaction) -> Callable[..., dict[str, str]]:
+    """More for the agent leg, next to ``RingGroupRinger``'s customer uuid / agent / group: what the
+    wrap-up (disposition) connection shows and stores without asking Redis (caller's number, when
+    the call was offered, for the callback a disposition may schedule)."""
+    extra = {"esl_apps_offered_at": str(record.offered_at)}
+    if _PLAIN.fullmatch(call.caller_number or ""):  # dial-string values must stay one plain word
+        extra["esl_apps_customer_number"] = call.caller_number
+    return lambda *_args: extra
+
+
 def _with_detail(outcome: RingOutcome, **detail: Any) -> RingOutcome:
     return dataclasses.replace(outcome, detail={**outcome.detail, **detail})
 
@@ -322,13 +338,13 @@ class _FallbackRinger:
     """Redis is unreachable: ring every configured member at once, each leg still carrying what the
     wrap-up (disposition) connection needs."""
 
-    def __init__(self, hunter: RingGroupRinger | None) -> None:
+    def __init__(self, hunter: RingGroupRinger) -> None:
         self.hunter = hunter
 
     async def ring(self, call: Call, group_id: str, ctx: RingContext) -> RingOutcome:
         pbx: PbxConfig = ctx.pbx
         group = pbx.ring_groups[group_id]
-        hunter = self.hunter or RingGroupRinger(None, None)  # type: ignore[arg-type]
+        hunter = self.hunter
         targets: list[BridgeTarget] = []
         for member in pbx.members_of(group_id):
             agent = pbx.agents_by_id.get(member.agent)
