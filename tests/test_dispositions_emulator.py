@@ -8,8 +8,11 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from esl_apps.features.callback_store import CallbackStore
 from esl_apps.features.dispositions import DispositionApp
 from esl_apps.features.dispositions_hotkeys import HotkeyStore
+from esl_apps.features.dnc import DncList
+from esl_apps.features.followups import Followups
 from esl_apps.sim import AgentBehaviour, CallerScript
 from esl_apps.store.records import RecordLog
 from tests.support.dispositions_rig import DispositionRig, codebook, config_with, stored
@@ -23,12 +26,14 @@ async def _wrapup(redis_url: str, tmp_path: Path, agent: AgentBehaviour, **app_k
     client = aioredis.from_url(redis_url)
     records = RecordLog(client, tmp_path / "spool")
     config = app_kw.pop("config", None) or config_with()
-    app = DispositionApp(config, records, hotkeys=HotkeyStore(client), **app_kw)
+    followups = Followups(config.dispositions, records, dnc=DncList(client), callbacks=CallbackStore(client))
+    app = DispositionApp(config, records, None, followups, hotkeys=HotkeyStore(client), **app_kw)
     try:
         async with DispositionRig(app) as rig:
             await rig.call(agent)
             return rig, await stored(redis_url)
     finally:
+        await app.close()
         await records.close()
         await client.aclose()
 
@@ -124,7 +129,8 @@ def test_agent_hanging_up_first_gets_the_default_code(redis_url, tmp_path):
     async def scenario():
         client = aioredis.from_url(redis_url)
         records = RecordLog(client, tmp_path / "spool")
-        app = DispositionApp(config_with(), records, hotkeys=HotkeyStore(client))
+        app = DispositionApp(config_with(), records, None, Followups(config_with().dispositions, records),
+                             hotkeys=HotkeyStore(client))
         try:
             async with DispositionRig(app) as rig:
                 await rig.call(AgentBehaviour(talk_s=2.0), caller=CallerScript(), wait_wrapup=False)

@@ -37,11 +37,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from esl_apps.call import Call, CallHangup
+from esl_apps.features.callback_store import CallbackStore
 from esl_apps.features.dispositions_capture import WrapupCapture
 from esl_apps.features.dispositions_codes import merge_codes, missing_required
 from esl_apps.features.dispositions_hotkeys import HotkeyNote, HotkeyStore, hotkey_codes
 from esl_apps.features.dispositions_prompts import PromptSet, Voice
 from esl_apps.features.dispositions_store import WrapupLink, build_record, link_from_variables
+from esl_apps.features.dispositions_webhook import WebhookSender
+from esl_apps.features.dnc import DncList
 from esl_apps.features.followups import FollowupJob, FollowupOutcome, Followups
 
 if TYPE_CHECKING:
@@ -54,10 +57,6 @@ __all__ = ["DISPOSITION_STREAM", "DispositionApp", "DispositionResult", "WrapupL
 log = logging.getLogger(__name__)
 
 DISPOSITION_STREAM = "dispositions"
-_SYSTEM_CODE_FOR = {  # interaction outcome -> system_codes field
-    "no_answer": "no_answer", "busy": "busy", "abandoned": "abandoned", "voicemail": "voicemail",
-    "callback": "callback_requested",
-}
 
 
 def is_wrapup(call: Call, wrapup_extension: str | None = None) -> bool:
@@ -107,8 +106,21 @@ class DispositionApp:
         self.codebook = config.dispositions
         self.records = records
         self.agents = agents
+        # Defaults wired from the record log's Redis client, so `DispositionApp(config, records,
+        # agents)` (what serve builds) gets the shared hotkey notes and every follow-up.
+        redis = getattr(records, "redis", None)
+        prefix = getattr(records, "key_prefix", "esl")
+        self._own_webhooks: WebhookSender | None = None
+        if followups is None:
+            self._own_webhooks = WebhookSender(records)
+            followups = Followups(
+                self.codebook, records,
+                dnc=DncList(redis, prefix) if redis is not None else None,
+                callbacks=CallbackStore(redis, prefix) if redis is not None else None,
+                webhooks=self._own_webhooks,
+            )
         self.followups = followups
-        self.hotkeys = hotkeys or HotkeyStore(None)
+        self.hotkeys = hotkeys or HotkeyStore(redis, prefix)
         self.recaller = recaller
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tts_engine, self.tts_voice, self.language = tts_engine, tts_voice, language
@@ -230,24 +242,6 @@ class DispositionApp:
                                   callback_at=None, ending="agent_hung_up_first", agent_leg=None,
                                   system_outcome=system_outcome)
 
-    async def record_system(
-        self, call_uuid: str, group: str | None, outcome: str, *, offered_at_ms: int | None = None
-    ) -> DispositionResult | None:
-        """The codebook's system code for a call no agent handled (no_answer, busy, abandoned,
-        voicemail, callback); None when the codebook has none for ``outcome``. No follow-ups run:
-        a queue callback is already a request of its own."""
-        field = _SYSTEM_CODE_FOR.get(outcome)
-        code = getattr(self.codebook.system_codes, field) if field else None
-        if code is None:
-            return None
-        record = build_record(
-            self.codebook, WrapupLink(call_uuid, None, group, None, offered_at_ms), (code,),
-            source="system", flagged=False, wrapup_s=0.0, system_outcome=outcome, captured_at=_now_ms(),
-        )
-        await self.records.append(DISPOSITION_STREAM, record, doc_key=f"disposition:{call_uuid}",
-                                  ttl_s=self.ttl_s)
-        return DispositionResult(call_uuid, (code,), "system", False, True, record)
-
     # -- storing --------------------------------------------------------------------------------
     async def _finish(
         self,
@@ -300,11 +294,14 @@ class DispositionApp:
                  ", flagged" if flagged else "")
         return DispositionResult(customer, codes, source, flagged, True, record, outcome)
 
-    async def close(self) -> None:
+    async def close(self, webhook_grace_s: float = 5.0) -> None:
+        """Stop background work; webhooks still pending get ``webhook_grace_s`` to be delivered."""
         for task in list(self._background):
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._own_webhooks is not None:
+            await self._own_webhooks.close(webhook_grace_s)
 
 
 async def _best_effort(awaitable: Any, what: str) -> None:

@@ -115,6 +115,25 @@ class DispositionRig:
         if not call.hung_up:
             await call.hangup()
 
+    async def calls(self, count: int, agent: AgentBehaviour, timeout_s: float = 60.0) -> list[str]:
+        """``count`` callers at once, each answered by the agent and wrapped up; their uuids.
+
+        The callers talk 30 emulated seconds: with many calls at once on an accelerated clock, a
+        shorter call could end before the loop has even started its bridge."""
+        self.emu.add_endpoint(AGENT_ENDPOINT, agent)
+        placed = [
+            await self.emu.place_call("7100", caller_number=f"+4477009{n:05d}",
+                                      script=CallerScript(hangup_after_s=30.0))
+            for n in range(count)
+        ]
+        await asyncio.gather(*(p.wait_done(timeout_s) for p in placed))
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(self.wrapups) < count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.errors:
+            raise self.errors[0]
+        return [p.uuid for p in placed]
+
     async def call(
         self,
         agent: AgentBehaviour,
