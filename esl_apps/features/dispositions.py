@@ -122,6 +122,10 @@ class DispositionApp:
         self.followups = followups
         self.hotkeys = hotkeys or HotkeyStore(redis, prefix)
         self.recaller = recaller
+        if self.codebook.capture.recall_agent and recaller is None:
+            log.warning("capture.recall_agent is set but no inbound ESL connection was given "
+                        "(DispositionApp(recaller=AgentRecaller(...))): agents who hang up first get "
+                        "the default code")
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tts_engine, self.tts_voice, self.language = tts_engine, tts_voice, language
         self.prompt_timeout_ms = prompt_timeout_ms
@@ -146,7 +150,10 @@ class DispositionApp:
         if link.customer_uuid is None:
             log.warning("wrap-up %s: no customer call uuid on the agent leg; storing under the agent leg",
                         call.uuid)
-        note = await self.hotkeys.wait(customer, self.hotkey_wait_s) if link.customer_uuid else None
+        # Wait for the caller's side only when hotkeys exist: the note is then worth a moment, and
+        # without hotkeys nothing the agent must hear depends on it.
+        wait_s = self.hotkey_wait_s if self.codebook.capture.hotkeys else 0.0
+        note = await self.hotkeys.wait(customer, wait_s) if link.customer_uuid else None
         link = link.with_note(note)
         ended_ms = note.ended_at_ms if note and note.ended_at_ms else arrived_ms
         voice = Voice(call, engine=self.tts_engine, voice=self.tts_voice, language=self.language)
