@@ -144,7 +144,7 @@ class DispositionRig:
     ) -> None:
         self.emu.add_endpoint(AGENT_ENDPOINT, agent)
         placed = await self.emu.place_call(
-            "7100", caller_number=CALLER, script=caller or CallerScript(hangup_after_s=3.0)
+            "7100", caller_number=CALLER, script=caller or CallerScript(hangup_after_s=10.0)
         )
         await placed.wait_done(timeout_s)
         if wait_wrapup:
