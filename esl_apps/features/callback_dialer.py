@@ -157,6 +157,8 @@ class CallbackDialer:
         await self._fold_in()
         if self.schedule is not None and not self.schedule.is_open(datetime.now(UTC)):
             return 0
+        if not getattr(self.esl, "connected", True):
+            return 0  # FreeSWITCH is away (the client reconnects by itself): take no request meanwhile
         launched = 0
         for group_id in self.config.pbx.ring_groups:
             while len(self._tasks) < self.options.max_parallel:
