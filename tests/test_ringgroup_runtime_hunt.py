@@ -5,6 +5,7 @@ in what order, for how long) and from Redis (agent state, records)."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from esl_apps.features.agents import NO_ANSWER_REASON, AgentStatus, AgentStore
 from esl_apps.sim import AgentBehaviour
@@ -174,5 +175,32 @@ def test_agent_legs_carry_wrapup_transfer_customer_uuid_and_answer_confirm(redis
             assert any(a.app == "hangup" and a.leg == bob_leg for a in call.record.apps)
             assert rig.outcome(call).answered_by == "bob"  # type: ignore[union-attr]
             assert (await AgentStore(rig.redis).get("alice")).status is AgentStatus.AVAILABLE
+
+    run(body())
+
+
+def test_sequential_hunt_stops_at_total_timeout_in_emulated_time_then_overflows(redis_url, tmp_path) -> None:
+    # 4 members x 30 s would be 120 s of ringing; the group allows 50 s (1 s of real time at the rig's
+    # time scale, so only a hunt timed on the emulator's clock stops here).
+    members = ["alice", "bob", "carol", "dave"]
+    pbx = make_pbx({"sales": {"strategy": "sequential", "members": members, "ring_timeout": 30,
+                              "total_timeout": 50, "voicemail": "sales"}})
+    phones = {a: AgentBehaviour(mode="no_answer") for a in members}
+
+    async def body() -> None:
+        async with Rig(redis_url, tmp_path, pbx, group="sales", phones=phones) as rig:
+            await rig.login(*members)
+            call = await rig.call(audio_s=3.0)
+            outcome = await rig.finished(call, 20)
+            assert rig.rings(call) == [("alice", "no_answer"), ("bob", "no_answer")]  # carol, dave never
+            first, second = (arg for _, arg in rig.caller_apps(call, "bridge"))
+            assert "leg_timeout=30" in first
+            bob_timeout = int(re.findall(r"leg_timeout=(\d+)", second)[0])
+            assert 15 <= bob_timeout <= 20  # what was left of the 50 s, not another full 30 s
+            assert outcome is not None and outcome.detail["end"] == "voicemail"  # the overflow ran
+            assert [v["user"] for v in rig.emu.voicemails] == ["8001"]
+            [record] = await rig.records_of("interactions")
+            assert (record["outcome"], record["overflow_to"]) == ("voicemail", "voicemail:sales")
+            assert record["agents_rung"] == ["alice", "bob"]
 
     run(body())

@@ -51,6 +51,7 @@ _MISSES = {BridgeOutcome.NO_ANSWER, BridgeOutcome.UNREACHABLE, BridgeOutcome.BUS
 DEFAULT_CONFIRM_PROMPT = "ivr/ivr-accept_reject_voicemail.wav"
 
 LegVars = Callable[[Call, str, str, RingContext], Mapping[str, str]]
+Clock = Callable[[], float]
 
 
 class RingGroupRinger:
@@ -63,13 +64,18 @@ class RingGroupRinger:
         confirm_prompt: str = DEFAULT_CONFIRM_PROMPT,
         extra_leg_vars: LegVars | None = None,
         fallback: Any = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """``clock`` (monotonic seconds) is the time the call lives in: ``total_timeout`` and talk
+        times are measured on it, so under a time-scaled emulator a 60 s group timeout lasts 60
+        emulated seconds. Lease renewal stays on real time: leases expire on Redis's clock."""
         self.picker = picker
         self.agents = agents
         self.lease_margin_s = lease_margin_s
         self.confirm_prompt = confirm_prompt
         self.extra_leg_vars = extra_leg_vars
         self.fallback = fallback or SimultaneousRinger()
+        self.clock = clock
 
     async def ring(self, call: Call, group_id: str, ctx: RingContext) -> RingOutcome:
         group = ctx.pbx.ring_groups[group_id]
@@ -100,12 +106,12 @@ class RingGroupRinger:
         members = ctx.pbx.members_of(group_id)
         by_agent = {m.agent: m for m in members}
         simultaneous = Strategy(group.strategy) is Strategy.SIMULTANEOUS
-        deadline = None if group.total_timeout is None else time.monotonic() + group.total_timeout
+        deadline = None if group.total_timeout is None else self.clock() + group.total_timeout
         tried: list[str] = []  # picked for this call (never offered again in this hunt)
         rang: list[str] = []  # actually rung
         last: BridgeResult | None = None
         while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
+            remaining = None if deadline is None else deadline - self.clock()
             if remaining is not None and remaining < 1:
                 break
             targets, agents = [], []
@@ -164,7 +170,7 @@ class RingGroupRinger:
             timeout = group.member_timeout(member)
             if remaining is not None:
                 timeout = max(1, min(timeout, int(remaining) - member.delay))
-            leg_vars = self._leg_vars(call, group_id, group, ctx, agent_id)
+            leg_vars = self.leg_vars(call, group_id, group, ctx, agent_id)
             for endpoint in ctx.pbx.dial_strings(agent):
                 targets.append(
                     BridgeTarget(endpoint=endpoint, timeout_s=timeout, delay_s=member.delay,
@@ -172,11 +178,13 @@ class RingGroupRinger:
                 )
         return targets
 
-    def _leg_vars(
+    def leg_vars(
         self, call: Call, group_id: str, group: RingGroup, ctx: RingContext, agent_id: str
     ) -> dict[str, str]:
-        # The agent leg carries who/what it is for, so the wrap-up (disposition) app that it is
-        # transferred to after the caller hangs up can link the agent's codes to this call.
+        """Channel variables for the leg that rings ``agent_id``. The agent leg carries who/what it
+        is for, so the wrap-up (disposition) app that it is transferred to after the caller hangs up
+        can link the agent's codes to this call; any ringer that rings members (e.g. the Redis-down
+        fallback) must use these too."""
         dialplan = ctx.pbx.dialplan
         leg_vars = {
             "esl_apps_agent": agent_id,
@@ -200,7 +208,7 @@ class RingGroupRinger:
         answered_at: list[float] = []
 
         async def on_answer(agent_id: str | None) -> None:
-            answered_at.append(time.monotonic())
+            answered_at.append(self.clock())
             winner = agent_id if agent_id in held else None
             if winner is not None:
                 await self._best_effort(self.picker.confirm(winner, call.uuid))
@@ -218,7 +226,7 @@ class RingGroupRinger:
         if "on_answer" in inspect.signature(call.bridge).parameters:
             kwargs["on_answer"] = on_answer
         heartbeat = asyncio.create_task(keep_alive())
-        started = time.monotonic()
+        started = self.clock()
         try:
             result = await call.bridge(targets, simultaneous=True, **kwargs)
         except BaseException:
@@ -228,7 +236,7 @@ class RingGroupRinger:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        ended = time.monotonic()
+        ended = self.clock()
         talk_s = ended - (answered_at[0] if answered_at else started)
         return result, round(talk_s, 3)
 

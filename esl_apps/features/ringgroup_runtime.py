@@ -27,6 +27,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -88,13 +89,17 @@ class RedisGroupRinger:
         callback_prompts: CallbackPrompts | None = None,
     ) -> None:
         """``clock``/``sleep`` are the time the call lives in (tests pass the emulator's, so a
-        300 s ``max_wait`` takes 300 emulated seconds); ``codebook`` supplies the system codes."""
+        300 s ``max_wait`` takes 300 emulated seconds, and so does a group's ``total_timeout``);
+        ``codebook`` supplies the system codes."""
         self.redis = redis
         self.records = records
         self.pbx = pbx
         prefix = key_prefix or (pbx.redis.key_prefix if pbx is not None else "esl")
         self.owner_id = owner_id or default_owner_id()
         self.clock = clock or _system_clock
+        # The hunt's durations (total_timeout, talk time) on the same clock; the real clock's
+        # stand-in is monotonic, so a wall-clock step cannot cut a hunt short.
+        self.seconds: Callable[[], float] = time.monotonic if clock is None else self._clock_seconds
         self.sleep = sleep or asyncio.sleep
         self.codebook = codebook
         self.language = language
@@ -121,6 +126,9 @@ class RedisGroupRinger:
         await self.signals.aclose()
         if self.queues is not None:
             await self.queues.aclose()
+
+    def _clock_seconds(self) -> float:
+        return self.clock().timestamp()
 
     def now_ms(self) -> int:
         return int(self.clock().timestamp() * 1000)
@@ -222,14 +230,15 @@ class RedisGroupRinger:
         link = _link_vars(call, record)
         try:
             if self.picker is None or agents is None:
-                hunter = RingGroupRinger(None, None, extra_leg_vars=link)  # type: ignore[arg-type]
+                hunter = RingGroupRinger(None, None, extra_leg_vars=link, clock=self.seconds)  # type: ignore[arg-type]
                 outcome = await _FallbackRinger(hunter).ring(offered, group_id, ctx)  # type: ignore[arg-type]
             else:
                 picker = ObservedPicker(
                     self.picker, on_reserved=lambda _agents: waiter.on_reserved() if waiter else _noop(),
                     on_released=self._agents_freed,
                 )
-                hunter = RingGroupRinger(picker, agents, extra_leg_vars=link)  # type: ignore[arg-type]
+                hunter = RingGroupRinger(picker, agents, extra_leg_vars=link,  # type: ignore[arg-type]
+                                         clock=self.seconds)
                 hunter.fallback = _FallbackRinger(hunter)
                 outcome = await hunter.ring(offered, group_id, ctx)  # type: ignore[arg-type]
         finally:
@@ -350,7 +359,7 @@ class _FallbackRinger:
             agent = pbx.agents_by_id.get(member.agent)
             if agent is None:
                 continue
-            leg_vars = hunter._leg_vars(call, group_id, group, ctx, agent.id)
+            leg_vars = hunter.leg_vars(call, group_id, group, ctx, agent.id)
             targets += [
                 BridgeTarget(endpoint, group.member_timeout(member), member.delay, agent.id, leg_vars)
                 for endpoint in pbx.dial_strings(agent)
