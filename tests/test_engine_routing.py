@@ -98,6 +98,30 @@ def test_an_injected_ringer_replaces_the_default(tmp_path):
     assert trace.path == ["r", "busy"] and not call.of("bridge")
 
 
+class OverflowRinger:
+    """Like the ring-group runtime when the group's overflow took the call and returned with the
+    caller still on the line."""
+
+    async def ring(self, call, group_id, ctx):
+        from esl_apps.engine import RingOutcome
+
+        return RingOutcome(status="no_answer", cause="NO_ANSWER", rang=("grace",),
+                           detail={"overflow": "callback", "end": "callback", "callback_request": "cb-1"})
+
+
+def test_a_call_finished_by_the_group_overflow_ends_the_flow_with_that_outcome(tmp_path):
+    from esl_apps.engine import FlowEngine
+
+    h = harness(tmp_path, RING)
+    h.engine = FlowEngine(h.config, records=h.records, clock=h.clock, ringer=OverflowRinger())
+    call = h.call()
+    trace = h.run(call, "t")
+    assert trace.path == ["r"] and (trace.end, trace.end_node) == ("callback", "r")  # "na" never runs
+    assert call.of("hangup")  # the flow hangs up rather than leave the caller in silence
+    assert trace.bridges[0]["end"] == "callback" and trace.bridges[0]["callback_request"] == "cb-1"
+    assert trace.steps[0].detail["overflow"] == "callback"
+
+
 # ----------------------------------------------------------------------- transfer/voicemail/...
 def test_transfer_hands_the_call_to_the_dialplan(tmp_path):
     h = harness(tmp_path, {"x": {"type": "transfer", "extension": "2001", "context": "default"}})

@@ -85,7 +85,8 @@ class CallTrace:
     started_at: datetime
     steps: list[TraceStep] = field(default_factory=list)
     ended_at: datetime | None = None
-    end: str = "running"  # caller_hangup | hangup | transfer | voicemail | flow_end | error
+    # caller_hangup | hangup | transfer | voicemail | callback | bridged | flow_end | error
+    end: str = "running"
     end_node: str | None = None
     error: str | None = None
     consent: Mapping[str, Any] | None = None

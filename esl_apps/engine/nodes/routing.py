@@ -3,6 +3,7 @@ voicemail, callback, hangup."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from esl_apps.call import CallHangup
@@ -24,6 +25,8 @@ __all__ = ["run_callback", "run_hangup", "run_queue", "run_ring_group", "run_tra
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")
 _DEFAULT_OFFER = (TtsPrompt(tts="We can call you back on the number you are calling from,"),)
 _DEFAULT_CONFIRM = (TtsPrompt(tts="To confirm, press 1."),)
+# RingOutcome.detail entries the call's trace keeps (see esl_apps.features.ringgroup_runtime).
+_OVERFLOW_DETAIL = ("overflow_from", "overflow", "end", "callback_request")
 
 
 def _note_ring(ctx: FlowContext, kind: str, target: str, outcome: RingOutcome) -> None:
@@ -36,13 +39,26 @@ def _note_ring(ctx: FlowContext, kind: str, target: str, outcome: RingOutcome) -
     }
     if outcome.answered_by:
         entry["answered_by"] = outcome.answered_by
+    # What the group's overflow did with the call (another group, a voicemail box, a callback).
+    entry |= {key: outcome.detail[key] for key in _OVERFLOW_DETAIL if outcome.detail.get(key)}
     ctx.trace.bridges.append(entry)
     ctx.note(**{k: v for k, v in entry.items() if k != "node"})
 
 
-def _after_ring(outcome: RingOutcome, ctx: FlowContext) -> NodeResult:
+async def _after_ring(outcome: RingOutcome, ctx: FlowContext) -> NodeResult:
     """An answered call usually ends inside the bridge (caller hangs up): that is a success,
-    not an interruption, so the call ends here instead of failing in the next node."""
+    not an interruption, so the call ends here instead of failing in the next node.
+
+    A ringer whose overflow finished the call (``detail["end"]``: the caller left a voicemail or
+    asked for a callback) ends the flow the same way, with that as the call's end: the caller
+    hanging up after their message is the normal way out, and the flow's children are for
+    conditions the group had no overflow for."""
+    end = outcome.detail.get("end")
+    if end:
+        if not ctx.call.hung_up:  # the overflow is over: never leave the caller in silence
+            with contextlib.suppress(CallHangup):
+                await ctx.call.hangup("NORMAL_CLEARING")
+        return NodeResult(outcome.status, end=str(end), use_child=False)
     if ctx.call.hung_up:
         return NodeResult(
             outcome.status,
@@ -68,7 +84,7 @@ async def run_ring_group(node: RingGroupNode, ctx: FlowContext) -> NodeResult:
         raise FlowError(f"ring group {node.group!r} is not defined in pbx.yaml")
     outcome = await ctx.ringer.ring(ctx.call, node.group, _ring_context(ctx))
     _note_ring(ctx, "group", node.group, outcome)
-    return _after_ring(outcome, ctx)
+    return await _after_ring(outcome, ctx)
 
 
 async def run_queue(node: QueueNode, ctx: FlowContext) -> NodeResult:
@@ -77,7 +93,7 @@ async def run_queue(node: QueueNode, ctx: FlowContext) -> NodeResult:
         raise FlowError(f"queue {node.queue!r} is not defined in pbx.yaml")
     outcome = await ctx.ringer.ring(ctx.call, queue.group, _ring_context(ctx, node.queue))
     _note_ring(ctx, "queue", node.queue, outcome)
-    return _after_ring(outcome, ctx)
+    return await _after_ring(outcome, ctx)
 
 
 async def run_transfer(node: TransferNode, ctx: FlowContext) -> NodeResult:
