@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+import redis
 
 from esl_apps.cli import main
 from esl_apps.config import load_config
@@ -42,3 +44,25 @@ def test_bad_input_and_unreachable_redis(redis_url: str, capsys: pytest.CaptureF
     assert agents(redis_url, "list", "--group", "nope") == 2
     assert agents(f"redis://127.0.0.1:{free_port()}/0", "login", "alice") == 3
     assert "Redis is unreachable" in capsys.readouterr().err
+
+
+def test_login_and_unpause_tell_queued_callers_an_agent_is_free(redis_url: str) -> None:
+    # The queues of every node listen on <prefix>:notify:agents (esl_apps.features.queue_signals).
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    listener = client.pubsub()
+    listener.subscribe(f"{load_config().pbx.redis.key_prefix}:notify:agents")
+    try:
+        assert listener.get_message(timeout=5)["type"] == "subscribe"  # listening before any change
+        for argv in (["login", "alice"], ["pause", "alice"], ["unpause", "alice"], ["logout", "alice"],
+                     ["pause", "bob"], ["unpause", "bob"]):  # bob is logged out: stays so, no message
+            assert agents(redis_url, *argv) == 0
+        messages = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # everything published has arrived by then
+            message = listener.get_message(timeout=0.1)
+            if message is not None:
+                messages.append(message["data"])
+        assert messages == ["alice", "alice"]  # login, unpause
+    finally:
+        listener.close()
+        client.close()

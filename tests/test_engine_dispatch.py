@@ -62,6 +62,31 @@ def test_feature_codes_log_in_pause_and_log_out_the_calling_agent(tmp_path, redi
     ]
 
 
+def test_login_and_unpause_codes_wake_queued_callers(tmp_path, redis_url):
+    # Queues wait on <prefix>:notify:agents (queue_signals); *21 and *24 make alice available.
+    async def body(emu, agents):
+        listener = agents.redis.pubsub()
+        await listener.subscribe("t:notify:agents")
+        try:
+            assert (await listener.get_message(timeout=5))["type"] == "subscribe"
+            for code in ("*21", "*2312", "*24", "*22"):
+                call = await emu.place_call(code, caller_number="1001", context="default",
+                                            script=CallerScript())
+                await call.wait_done(10)
+            messages = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1.0
+            while loop.time() < deadline:  # everything published has arrived by then
+                message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                if message is not None:
+                    messages.append(message["data"])
+            return messages
+        finally:
+            await listener.aclose()
+
+    assert asyncio.run(_with_stack(tmp_path, redis_url, body)) == ["alice", "alice"]  # login, unpause
+
+
 def test_feature_code_from_an_unknown_phone_is_refused(tmp_path, redis_url):
     async def body(emu, agents):
         call = await emu.place_call("*21", caller_number="5550", context="default", script=CallerScript())

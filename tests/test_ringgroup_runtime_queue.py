@@ -1,12 +1,17 @@
 """Queueing end to end: callers wait in one Redis line shared by two OutboundServer nodes, hear
 music and their place in line, can key their way out, and a dead node's callers stop blocking
-the line once their lease runs out."""
+the line once their lease runs out. An agent made available from anywhere (log in, unpause) is
+offered to the head of the line at once, not at its next recheck."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import pytest
+
+from esl_apps.features.agents import AgentStore
+from esl_apps.features.queue import QueueTiming
 from esl_apps.features.queue_store import QueueStore
 from esl_apps.sim import AgentBehaviour
 from esl_apps.store.connect import connect
@@ -145,3 +150,45 @@ def test_dead_nodes_caller_stops_blocking_the_line_after_its_lease(redis_url, tm
             assert await line(rig) == []
 
     run(body())
+
+
+@pytest.mark.parametrize("change", ["unpause", "login"])
+def test_a_queued_caller_is_offered_an_agent_the_moment_one_becomes_available(
+    redis_url, tmp_path, change
+) -> None:
+    # Without a notification the head of the line would only look again after recheck_s (120 s);
+    # the agent is made available from outside the node (its own Redis connection, as
+    # ``esl-apps agents`` or a feature code on another node would) and rings within seconds.
+    pbx = support(["alice", "bob"])
+    timing = QueueTiming(recheck_s=120.0, retry_after_s=120.0)
+    phones = {a: AgentBehaviour(answer_after_s=1.0, talk_s=2.0) for a in ("alice", "bob")}
+
+    async def body() -> None:
+        async with Rig(redis_url, tmp_path, pbx, group="support", phones=phones, time_scale=0.05,
+                       timing=timing) as rig:
+            store = await rig.login("alice")
+            await store.pause("alice", "break")  # logged in, so the caller joins the line and waits
+            call = await rig.call()
+            await wait_for(lambda: _waiting(rig, call.uuid))
+            await rig.emu.clock.sleep(5.0)  # well into the wait: the first look found nobody free
+            assert rig.rings(call) == []
+            outside = AgentStore(connect(rig.redis_url))
+            try:
+                made_available_at = rig.emu.clock.elapsed()
+                if change == "unpause":
+                    await outside.unpause("alice")
+                else:
+                    await outside.login("bob")
+            finally:
+                await outside.redis.aclose()
+            await rig.finished(call, 20)
+            [ring] = call.record.ring_attempts
+            assert rig.agent_of(ring) == ("alice" if change == "unpause" else "bob")
+            assert ring.start - made_available_at < 10.0  # emulated seconds; the recheck is 120
+            assert rig.outcome(call).status == "answered"  # type: ignore[union-attr]
+
+    run(body())
+
+
+async def _waiting(rig: Rig, uuid: str) -> bool:
+    return uuid in [u for u, _ in await line(rig)]

@@ -7,11 +7,17 @@ free-agent indexes of every group the agent belongs to, so the pick script never
 Time-driven transitions are derived, not scheduled: "wrap-up until T" becomes "available" when
 read after T, and a reservation whose lease has expired counts as free. No timer has to survive a
 process restart for an agent to come back.
+
+Every change that leaves an agent free (log in, unpause, wrap-up done, a call ended without
+wrap-up, a reservation released) is published on ``<prefix>:notify:agents``, so callers queued on
+any node are offered the agent at once, whoever made the change (``esl-apps agents``, a feature
+code, the disposition app), instead of at their next recheck.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
+from esl_apps.features.queue_signals import agents_channel
 from esl_apps.features.strategies import MemberView
 from esl_apps.store.keys import PoolKeys
 from esl_apps.store.periods import ResetMode, check_mode, period_ids
@@ -36,6 +44,10 @@ class AgentStatus(StrEnum):
 
 
 NO_ANSWER_REASON = "no-answer"
+# Operations that can leave an agent free: queued callers are told when they do.
+_FREEING_OPS = frozenset({"login", "unpause", "wrapup_done", "call_ended", "release"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,7 @@ class AgentStore:
         self.keys = PoolKeys(key_prefix)
         self.tz = tz
         self.clock = clock
+        self.agents_channel = agents_channel(key_prefix)
         self._op = register(redis, "agent_op", with_common=True)
 
     async def _apply(self, op: str, agent_id: str, *args: Any) -> tuple[bool, AgentState]:
@@ -165,7 +178,18 @@ class AgentStore:
         periods = self.periods()
         reply = await self._op(keys=[self.keys.timed], args=[self.keys.base, *periods, op, agent_id, *args])
         flag, now = int(reply[0]), int(reply[1])
-        return bool(flag), AgentState.from_hash(agent_id, _pairs(reply[2:]), now, periods)
+        state = AgentState.from_hash(agent_id, _pairs(reply[2:]), now, periods)
+        if flag and op in _FREEING_OPS and state.free:
+            await self._announce_free(agent_id)
+        return bool(flag), state
+
+    async def _announce_free(self, agent_id: str) -> None:
+        """A hint only (waiters re-read the state and also recheck on a timer), so a failure here
+        never fails the change that has already been made."""
+        try:
+            await self.redis.publish(self.agents_channel, agent_id)
+        except (RedisError, OSError) as exc:
+            log.warning("agent %s is free but queued callers were not told (redis: %s)", agent_id, exc)
 
     def periods(self) -> tuple[str, str]:
         """Today's and this week's ids in the centre's zone (what the scripts count calls under)."""

@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def agents_channel(key_prefix: str) -> str:
+    """Where "an agent may have become free" is published (``AgentStore`` does it for every change
+    that frees an agent; the runtime for releases and ends of wrap-up)."""
+    return f"{key_prefix}:notify:agents"
+
+
 class QueueSignals:
     def __init__(
         self, redis: aioredis.Redis | None, key_prefix: str = "esl", *, retry_s: float = 1.0
@@ -45,7 +51,7 @@ class QueueSignals:
 
     @property
     def agents_channel(self) -> str:
-        return f"{self.prefix}:notify:agents"
+        return agents_channel(self.prefix)
 
     # -- waiting --------------------------------------------------------------------------------
     def versions(self, channels: Iterable[str]) -> dict[str, int]:
