@@ -314,10 +314,10 @@ def test_generated_dialplan_falls_back_when_no_app_listens(live: LiveSettings, d
     async def scenario(port: int) -> list[Event]:
         async with FsControl(live) as fs:
             await fs.client.subscribe(["CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"])
-            ours = FsControl.b_leg_of(fs.originate(did.number.lstrip("+"), context))
+            ours = fs.b_leg_of(fs.originate(did.number.lstrip("+"), context))
 
             def ended(events: list[Event]) -> list[Event] | None:
-                mine = [e for e in events if ours(e)]
+                mine = [e for e in events if ours(e.headers)]
                 return mine if any(
                     e.name == "CHANNEL_HANGUP"
                     or (e.name == "CHANNEL_EXECUTE" and e.get("Application") in ("voicemail", "hangup"))

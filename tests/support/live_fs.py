@@ -115,6 +115,7 @@ class FsControl:
         self._changed = asyncio.Event()
         self._channels: list[str] = []
         self._jobs: dict[str, asyncio.Task[str]] = {}  # a-leg uuid -> bgapi originate
+        self._callers: dict[str, str] = {}  # a-leg uuid -> its unique caller id number
 
     async def __aenter__(self) -> FsControl:
         self.client.on_event(self._record)
@@ -149,13 +150,13 @@ class FsControl:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
-    def originate(self, destination: str, context: str = TEST_CONTEXT, *, caller: str = "5551000") -> str:
+    def originate(self, destination: str, context: str = TEST_CONTEXT) -> str:
         """``originate {origination_uuid=A,...}loopback/<destination>/<context> &park()`` in the
         background. The a-leg (uuid A, returned now) parks; the b-leg runs the extension and is the
-        one our application controls. mod_loopback sets ``other_loopback_leg_uuid=A`` on it, and
-        DTMF sent to A arrives on it (trace 07)."""
+        one our application controls. DTMF sent to A arrives on the b-leg (trace 07)."""
         a_uuid = str(uuidlib.uuid4())
         self._channels.append(a_uuid)
+        caller = self._callers[a_uuid] = f"555{uuidlib.uuid4().int % 10**7:07d}"
         dial = (f"{{origination_uuid={a_uuid},origination_caller_id_number={caller},originate_timeout=30}}"
                 f"loopback/{destination}/{context} &park()")
         self._jobs[a_uuid] = asyncio.ensure_future(self.client.bgapi("originate", dial))
@@ -189,10 +190,13 @@ class FsControl:
         if client is not self.client:
             await client.close()
 
-    @staticmethod
-    def b_leg_of(a_uuid: str) -> Callable[[Event], bool]:
-        """Events of the loopback b-leg paired with ``a_uuid`` (the leg running the dialplan)."""
-        return lambda e: e.variable("other_loopback_leg_uuid") == a_uuid and e.get("Unique-ID") != a_uuid
+    def b_leg_of(self, a_uuid: str) -> Callable[[Mapping[str, str]], bool]:
+        """Whether headers (an event's, a connect reply's) belong to the b-leg paired with
+        ``a_uuid``: mod_loopback sets ``other_loopback_leg_uuid=A`` on it and clones the a-leg's
+        caller profile, so either identifies it among other calls on a shared switch."""
+        caller = self._callers.get(a_uuid)
+        return lambda h: h.get("Unique-ID") != a_uuid and (
+            h.get("variable_other_loopback_leg_uuid") == a_uuid or h.get("Caller-Caller-ID-Number") == caller)
 
 
 class WireTap:
@@ -311,7 +315,7 @@ async def run_socket_call(
 
 async def _serve(session: OutboundSession, run: CallRun, app: Callable[[OutboundSession], Awaitable[Any]],
                  fs: FsControl, dtmf: list[str], hangup_on: tuple[str, ...]) -> None:
-    if session.variables.get("other_loopback_leg_uuid") != run.a_uuid:
+    if not fs.b_leg_of(run.a_uuid)(session.channel):
         return  # not our call (a shared switch): closing hands it back to its dialplan
     run.session = session
     fs.track(session.uuid)
