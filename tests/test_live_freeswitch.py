@@ -59,7 +59,7 @@ pytestmark = pytest.mark.freeswitch
 T = TypeVar("T")
 TONE = "tone_stream://%(200,0,440);loops=2"  # 0.4 s, no sound files needed (mod_tone_stream)
 REQUIRED_MODULES = ("mod_commands", "mod_dptools", "mod_dialplan_xml", "mod_loopback", "mod_tone_stream",
-                    "mod_sndfile")
+                    "mod_sndfile", "mod_voicemail")
 
 
 def run(coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
