@@ -128,8 +128,9 @@ def _applications(config: Config, client: Any, records: Any) -> tuple[Any, Any, 
     pbx = config.pbx
     tz = next(iter(pbx.schedules.values())).zone if pbx.schedules else None
     agents = AgentStore(client, pbx.redis.key_prefix, tz=tz)
-    ringer = RedisGroupRinger.from_config(config, client, records)
-    return ringer, agents, DispositionApp(config, records, agents)
+    wrapup = DispositionApp(config, records, agents)
+    ringer = RedisGroupRinger.from_config(config, client, records, dispositions=wrapup)
+    return ringer, agents, wrapup
 
 
 class ServiceError(Exception):

@@ -16,9 +16,10 @@ the agent and the group (traces 04a/04e). When the caller hangs up, FreeSWITCH t
 leg to the wrap-up extension, whose ``socket`` action opens a new outbound connection; ``serve``
 hands connections with ``esl_apps_entry=wrapup`` (see :func:`is_wrapup`) to :meth:`DispositionApp.handle`.
 
-Integration points for the ring-group runtime (called on the caller's connection):
+Integration points for the ring-group runtime (called on the caller's connection; the runtime's
+``DispositionLink`` in runtime_hooks.py makes both calls):
 
-* ``await arm_hotkeys(call, codebook)`` before bridging to agents (dispositions_hotkeys);
+* ``await app.arm(call)`` before bridging to agents (binds the hotkeys: dispositions_hotkeys);
 * ``await app.after_bridge(call, agent=..., group=..., ended_by=result.ended_by, offered_at_ms=...)``
   right after an answered bridge returns: publishes the hotkey codes for the wrap-up leg, and when
   the AGENT ended the call (no wrap-up leg will come) applies the default code, or, with
@@ -40,7 +41,7 @@ from esl_apps.call import Call, CallHangup
 from esl_apps.features.callback_store import CallbackStore
 from esl_apps.features.dispositions_capture import WrapupCapture
 from esl_apps.features.dispositions_codes import merge_codes, missing_required
-from esl_apps.features.dispositions_hotkeys import HotkeyNote, HotkeyStore, hotkey_codes
+from esl_apps.features.dispositions_hotkeys import HotkeyNote, HotkeyStore, arm_hotkeys, hotkey_codes
 from esl_apps.features.dispositions_prompts import PromptSet, Voice
 from esl_apps.features.dispositions_store import WrapupLink, build_record, link_from_variables
 from esl_apps.features.dispositions_webhook import WebhookSender
@@ -190,6 +191,11 @@ class DispositionApp:
         return result
 
     # -- the caller's side ----------------------------------------------------------------------
+    async def arm(self, call: Call) -> int:
+        """Bind the codebook's mid-call hotkeys on the caller's leg; the ring group calls this
+        before the first agent rings. Returns how many keys were bound."""
+        return await arm_hotkeys(call, self.codebook)
+
     async def after_bridge(
         self,
         call: Call,

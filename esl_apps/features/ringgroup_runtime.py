@@ -48,7 +48,13 @@ from esl_apps.features.queue_signals import QueueSignals
 from esl_apps.features.queue_store import REDIS_DOWN, QueueStore
 from esl_apps.features.recording_audit import RecordSink
 from esl_apps.features.ringgroup_ringer import RingGroupRinger
-from esl_apps.features.runtime_hooks import ObservedAgents, ObservedPicker, OfferedCall
+from esl_apps.features.runtime_hooks import (
+    DispositionHooks,
+    DispositionLink,
+    ObservedAgents,
+    ObservedPicker,
+    OfferedCall,
+)
 from esl_apps.store.pick import GroupPicker, default_owner_id
 
 if TYPE_CHECKING:
@@ -87,10 +93,12 @@ class RedisGroupRinger:
         language: str = "en",
         queue_prompts: QueuePrompts | None = None,
         callback_prompts: CallbackPrompts | None = None,
+        dispositions: DispositionHooks | None = None,
     ) -> None:
         """``clock``/``sleep`` are the time the call lives in (tests pass the emulator's, so a
         300 s ``max_wait`` takes 300 emulated seconds, and so does a group's ``total_timeout``);
-        ``codebook`` supplies the system codes."""
+        ``codebook`` supplies the system codes; ``dispositions`` (a ``DispositionApp``) arms the
+        agents' mid-call hotkeys before a hunt and hears how each answered call ended."""
         self.redis = redis
         self.records = records
         self.pbx = pbx
@@ -111,6 +119,7 @@ class RedisGroupRinger:
         self.queues = QueueStore(redis, prefix, lease_s=queue_lease_s) if redis is not None else None
         self.signals = QueueSignals(redis, prefix)
         self.callbacks = CallbackDesk(redis, records, prefix)
+        self.dispositions = DispositionLink(dispositions)
 
     @classmethod
     def from_config(cls, config: Config, redis: aioredis.Redis | None, records: RecordSink,
@@ -228,6 +237,7 @@ class RedisGroupRinger:
         )
         agents = ObservedAgents(self.agents, on_wrapup=self._wrapup_started) if self.agents else None
         link = _link_vars(call, record)
+        await self.dispositions.arm(call, ctx.logger)
         try:
             if self.picker is None or agents is None:
                 hunter = RingGroupRinger(None, None, extra_leg_vars=link, clock=self.seconds)  # type: ignore[arg-type]
@@ -254,6 +264,10 @@ class RedisGroupRinger:
             if talk is None:
                 talk = round((record.ended_at - record.answered_at) / 1000, 3)
             record.talk_s = talk
+            await self.dispositions.answered_call_ended(
+                call, agent=outcome.answered_by, group=group_id, ended_by=outcome.detail.get("ended_by"),
+                offered_at_ms=record.offered_at,
+            )
         record.cause = outcome.cause
         return outcome
 

@@ -11,10 +11,11 @@ second copy of the hunt.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from esl_apps.call import BridgeResult, BridgeTarget, Call
+from esl_apps.call import BridgeResult, BridgeTarget, Call, CallHangup
 from esl_apps.features.agents import AgentState, AgentStore
 from esl_apps.store.pick import GroupPicker
 
@@ -120,3 +121,46 @@ class ObservedAgents:
 
     async def no_answer(self, agent_id: str, auto_pause_after: int | None = None) -> AgentState:
         return await self._agents.no_answer(agent_id, auto_pause_after)
+
+
+class DispositionHooks(Protocol):
+    """What the hunt needs from the disposition app (``DispositionApp`` implements it)."""
+
+    async def arm(self, call: Call) -> int: ...
+
+    async def after_bridge(
+        self, call: Call, *, agent: str | None, group: str | None, ended_by: str | None,
+        offered_at_ms: int | None = None, number: str | None = None,
+    ) -> Any: ...
+
+
+class DispositionLink:
+    """Binds the agents' mid-call hotkeys once per call, before the first agent rings (a
+    ``bind_meta_app`` lasts the whole call), and tells the disposition app how each answered
+    call ended: it hands the hotkey codes to wrap-up, or stores the default code when the agent
+    hung up first and no wrap-up leg will arrive."""
+
+    def __init__(self, app: DispositionHooks | None) -> None:
+        self.app = app
+        self._armed: set[str] = set()
+
+    async def arm(self, call: Call, logger: logging.Logger) -> None:
+        if self.app is None or call.uuid in self._armed:
+            return
+        self._armed.add(call.uuid)
+        try:
+            await self.app.arm(call)
+        except CallHangup:
+            raise
+        except Exception:  # hotkeys are a convenience: a failure must not stop the hunt
+            logger.exception("could not bind disposition hotkeys", extra={"call_uuid": call.uuid})
+
+    async def answered_call_ended(
+        self, call: Call, *, agent: str | None, group: str, ended_by: str | None, offered_at_ms: int
+    ) -> None:
+        self._armed.discard(call.uuid)
+        if self.app is not None:  # after_bridge never raises
+            await self.app.after_bridge(
+                call, agent=agent, group=group, ended_by=ended_by, offered_at_ms=offered_at_ms,
+                number=call.caller_number or None,
+            )
