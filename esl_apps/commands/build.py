@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from esl_apps.commands._common import add_config_arguments
 from esl_apps.commands.validate import format_issue
 from esl_apps.config import Config, ConfigError, load_config
 from esl_apps.config.settings import SecretUnavailable
@@ -41,18 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "2 configuration or template errors (nothing written), 3 FreeSWITCH unreachable."
         ),
     )
-    parser.add_argument(
-        "--conf",
-        type=Path,
-        default=None,
-        help="directory holding pbx.yaml and dispositions.yaml (default: the shipped example)",
-    )
-    parser.add_argument(
-        "--flows",
-        type=Path,
-        default=None,
-        help="directory holding the IVR flows *.yaml (default: the shipped example)",
-    )
+    add_config_arguments(parser)
     parser.add_argument(
         "--templates",
         type=Path,

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from esl_apps.commands._common import add_config_arguments
+
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
 log = logging.getLogger("esl_apps.callbacks")
 
@@ -38,8 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="run the callback dialer; list, cancel or add callback requests",
         description="Callback requests kept in Redis, dialled agent first over inbound ESL.",
     )
-    parser.add_argument("--conf", type=Path, help="configuration directory (default: the shipped example)")
-    parser.add_argument("--flows", type=Path, help="IVR flows directory (default: the shipped example)")
+    add_config_arguments(parser)
     parser.add_argument("--redis", help="Redis URL (overrides the configuration)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -177,7 +178,7 @@ async def _cancel(config: Any, client: Any, args: argparse.Namespace) -> int:
 
 
 async def _add(config: Any, client: Any, args: argparse.Namespace) -> int:
-    from esl_apps.commands.dispositions import parse_when
+    from esl_apps.commands._common import parse_when
     from esl_apps.features.callback_store import CallbackStore, new_request_id
     from esl_apps.features.dnc import normalise_number
 

@@ -21,36 +21,14 @@ import asyncio
 import csv
 import json
 import os
-import re
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from esl_apps.commands._common import add_config_arguments, parse_when
+
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_when(text: str, now: datetime | None = None) -> int:
-    """ISO date or date-time (no offset: UTC), or a span back from now (``90m``, ``24h``, ``7d``, ``2w``)
-    -> epoch ms."""
-    now = now or datetime.now(UTC)
-    match = _RELATIVE.match(text.strip())
-    if match:
-        moment = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
-    else:
-        try:
-            moment = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an ISO date or date-time (2026-11-23, 2026-11-23T08:00) or a span such as 24h "
-                f"or 7d, got {text!r}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -60,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Disposition records from Redis, and the do-not-call list. Times without an offset "
         "are UTC.",
     )
-    parser.add_argument("--conf", type=Path, help="configuration directory (default: the shipped example)")
-    parser.add_argument("--flows", type=Path, help="IVR flows directory (default: the shipped example)")
+    add_config_arguments(parser)
     parser.add_argument("--redis", help="Redis URL (overrides the configuration)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 

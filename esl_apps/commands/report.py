@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 
+from esl_apps.commands._common import add_config_arguments, parse_when
 from esl_apps.reports.kpi import Report, ReportOptions, compute_report
 from esl_apps.reports.render import render_csv, render_html, render_table
 from esl_apps.reports.source import load_from_log, load_jsonl_dir
@@ -20,18 +20,7 @@ if TYPE_CHECKING:
 
 
 def _epoch_ms(text: str | None) -> int | None:
-    """ISO date or date-time; a value without an offset is taken as UTC (stated in --help)."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO date or date-time such as 2026-11-23T08:00, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return None if text is None else parse_when(text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--input", type=Path, help="directory of interactions/dispositions/callbacks .jsonl files"
     )
-    parser.add_argument("--conf", type=Path, help="configuration directory (default: the shipped example)")
-    parser.add_argument("--flows", type=Path, help="IVR flows directory")
+    add_config_arguments(parser)
     parser.add_argument("--redis", help="Redis URL (overrides the configuration)")
     parser.add_argument(
         "--service-level",

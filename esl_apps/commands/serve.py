@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from esl_apps.commands._common import add_config_arguments
 from esl_apps.commands._dispatch import CallRouter
 from esl_apps.commands._runtime import HealthServer, call_handler, parse_host_port, setup_logging
 from esl_apps.config import Config, ConfigError, load_config
@@ -41,12 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit status: 0 stopped, 2 configuration error, 3 service error."
         ),
     )
-    parser.add_argument(
-        "--conf", type=Path, default=None, help="directory with pbx.yaml (default: the example)"
-    )
-    parser.add_argument(
-        "--flows", type=Path, default=None, help="directory with the flows (default: the example)"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--listen", default=None, help="HOST:PORT to listen on (default: esl.app_listen)")
     parser.add_argument(
         "--health",

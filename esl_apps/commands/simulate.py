@@ -15,9 +15,9 @@ import asyncio
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
+from esl_apps.commands._common import add_config_arguments
 from esl_apps.commands._runtime import setup_logging
 from esl_apps.commands._simulation import (
     AGENT_MODES,
@@ -51,12 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--conf", type=Path, default=None, help="directory with pbx.yaml (default: the example)"
-    )
-    parser.add_argument(
-        "--flows", type=Path, default=None, help="directory with the flows (default: the example)"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--did", default=None, help="the number dialled (default: the first DID in pbx.yaml)")
     parser.add_argument(
         "--digits",

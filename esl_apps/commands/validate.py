@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TextIO
 
+from esl_apps.commands._common import add_config_arguments
 from esl_apps.config import Config, ConfigError, ConfigIssue, load_config
 
 EXIT_OK = 0
@@ -28,18 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit status: 0 valid (warnings allowed), 2 errors found."
         ),
     )
-    parser.add_argument(
-        "--conf",
-        type=Path,
-        default=None,
-        help="directory holding pbx.yaml and dispositions.yaml (default: the shipped example)",
-    )
-    parser.add_argument(
-        "--flows",
-        type=Path,
-        default=None,
-        help="directory holding the IVR flows *.yaml (default: the shipped example)",
-    )
+    add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.set_defaults(func=run)
 
