@@ -33,18 +33,19 @@ class CallRouter:
         self.agents = agents
         self.wrapup = wrapup
 
-    async def handle(self, call: Call) -> None:
+    async def handle(self, call: Call) -> str:
+        """-> how the call ended, a short label for the metrics (``esl_apps.ops.serve_metrics``)."""
         entry = call.variables.get("esl_apps_entry") or "did"
         if entry == "wrapup" and self.wrapup is not None:
-            await self.wrapup.handle(call)
-        elif entry == "group":
-            await self._group(call)
-        elif entry == "feature":
-            await self._feature(call)
-        else:
-            await self.engine.run(call)
+            result = await self.wrapup.handle(call)
+            return f"disposition_{getattr(result, 'source', 'none')}"
+        if entry == "group":
+            return await self._group(call)
+        if entry == "feature":
+            return await self._feature(call)
+        return (await self.engine.run(call)).end
 
-    async def _group(self, call: Call) -> None:
+    async def _group(self, call: Call) -> str:
         """An internal call to a group's extension: hunt the group; its overflow applies."""
         group = call.variables.get("esl_apps_group") or ""
         if group not in self.config.pbx.ring_groups:
@@ -66,7 +67,8 @@ class CallRouter:
             if not call.hung_up:
                 await call.hangup("NORMAL_CLEARING")
         except CallHangup:
-            return
+            return "caller_hangup"
+        return outcome.status
 
     def _agent_for(self, call: Call) -> Any:
         pbx = self.config.pbx
@@ -76,7 +78,7 @@ class CallRouter:
         number = call.caller_number
         return next((a for a in pbx.agents if a.extension and a.extension == number), None)
 
-    async def _feature(self, call: Call) -> None:
+    async def _feature(self, call: Call) -> str:
         """``*21`` login, ``*22`` logout, ``*23[reason]`` pause, ``*24`` unpause, from the agent's
         own phone (the caller's extension names the agent)."""
         feature = call.variables.get("esl_apps_feature") or ""
@@ -99,7 +101,8 @@ class CallRouter:
             await call.play(_CONFIRM if ok else _REFUSE)
             await call.hangup("NORMAL_CLEARING")
         except CallHangup:
-            return
+            return "caller_hangup"
+        return "ok" if ok else "refused"
 
     async def _apply(self, feature: str, agent_id: str, argument: str) -> bool:
         store = self.agents

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from esl_apps.esl.fscall import FreeSwitchCall
 from esl_apps.esl.outbound import OutboundSession
+from esl_apps.ops.logcontext import CallContextFilter, bind_call
 
 __all__ = ["HealthServer", "JsonFormatter", "call_handler", "parse_host_port", "setup_logging"]
 
@@ -26,7 +27,8 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, plus the structured fields an
-    engine step carries (so ``jq 'select(.call_uuid=="...")'`` follows one call)."""
+    engine step carries and the ``call_uuid`` of the call being handled (added by
+    ``CallContextFilter``), so ``jq 'select(.call_uuid=="...")'`` follows one call."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -49,6 +51,7 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(CallContextFilter())
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
@@ -75,6 +78,7 @@ def call_handler(app: Any) -> Callable[[OutboundSession], Awaitable[None]]:
     serve = app.handle if hasattr(app, "handle") else app.run
 
     async def handle(session: OutboundSession) -> None:
+        bind_call(session.uuid)  # every log line from here on names the call (esl_apps.ops.logcontext)
         await serve(FreeSwitchCall(session))
 
     return handle

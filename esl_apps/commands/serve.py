@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="HOST:PORT of the HTTP health check, GET /health (default 127.0.0.1:8085; 'off' to disable)",
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on GET /metrics at this port (e.g. 9464; default: off)",
+    )
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (default 127.0.0.1)"
+    )
+    parser.add_argument(
         "--grace", type=float, default=30.0, help="seconds active calls get on stop (default 30)"
     )
     parser.add_argument("--redis-url", default=None, help="override redis.url from pbx.yaml")
@@ -74,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
             else (config.pbx.esl.listen_host, config.pbx.esl.listen_port)
         )
         health = None if args.health == "off" else parse_host_port(args.health)
+        metrics = None
+        if args.metrics_port is not None:
+            if not 0 <= args.metrics_port <= 65535:
+                raise ValueError(f"--metrics-port: expected 0-65535, got {args.metrics_port}")
+            metrics = (args.metrics_host, args.metrics_port)
     except ValueError as exc:
         print(f"esl-apps serve: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -85,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             grace_s=args.grace,
             redis_url=args.redis_url,
             spool_dir=args.spool_dir,
+            metrics=metrics,
         )
     )
 
@@ -149,7 +164,9 @@ class Service:
         grace_s: float = 30.0,
         redis_url: str | None = None,
         spool_dir: Path | None = None,
+        metrics: tuple[str, int] | None = None,
     ) -> None:
+        """``metrics``: (host, port) of GET /metrics (``esl_apps.ops``); None: no metrics."""
         self.config = config
         self.listen = listen
         self.health = health
@@ -163,6 +180,9 @@ class Service:
         self.wrapup: Any = None
         self.server: OutboundServer | None = None
         self.checker = HealthServer(self.status)
+        self.metrics_address = metrics
+        self.metrics: Any = None
+        self.metrics_server: Any = None
 
     @property
     def port(self) -> int:
@@ -189,14 +209,25 @@ class Service:
         self.engine = FlowEngine(
             self.config, records=self.records, ringer=self.ringer, logger=logging.getLogger("esl_apps.engine")
         )
-        router = CallRouter(self.config, self.engine, agents=agents, wrapup=self.wrapup)
+        app: Any = CallRouter(self.config, self.engine, agents=agents, wrapup=self.wrapup)
+        if self.metrics_address is not None:
+            from esl_apps.ops.http import MetricsServer
+            from esl_apps.ops.serve_metrics import ServeMetrics
+
+            self.metrics = ServeMetrics(self.config)
+            app = self.metrics.wrap(app)
+            self.metrics_server = MetricsServer(self.metrics.registry)
         self.server = OutboundServer(
-            call_handler(router), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
+            call_handler(app), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
         )
+        if self.metrics is not None:
+            self.metrics.attach(self)
         try:
             await self.server.start()
             if self.health is not None:
                 await self.checker.start(*self.health)
+            if self.metrics_server is not None and self.metrics_address is not None:
+                await self.metrics_server.start(*self.metrics_address)
         except OSError as exc:
             await self.stop()
             raise ServiceError(f"cannot listen: {exc}") from None
@@ -207,6 +238,9 @@ class Service:
                 "event": "serve_ready",
                 "listen": f"{self.server.host}:{self.server.port}",
                 "health": f"{self.health[0]}:{self.checker.port}" if self.health else None,
+                "metrics": (
+                    f"{self.metrics_server.host}:{self.metrics_server.port}" if self.metrics_server else None
+                ),
                 "flows": sorted(self.config.flows),
                 "max_calls": self.server.max_calls,
             },
@@ -227,6 +261,8 @@ class Service:
         if self.wrapup is not None:
             await self.wrapup.close()
         await self.checker.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
         if self.records is not None:
             await self.records.close()
         if self.client is not None:
@@ -243,10 +279,17 @@ async def serve(
     redis_url: str | None = None,
     spool_dir: Path | None = None,
     stop: asyncio.Event | None = None,
+    metrics: tuple[str, int] | None = None,
 ) -> int:
     stop = stop or asyncio.Event()
     service = Service(
-        config, listen=listen, health=health, grace_s=grace_s, redis_url=redis_url, spool_dir=spool_dir
+        config,
+        listen=listen,
+        health=health,
+        grace_s=grace_s,
+        redis_url=redis_url,
+        spool_dir=spool_dir,
+        metrics=metrics,
     )
     try:
         await service.start()

@@ -68,6 +68,9 @@ class OutboundServer:
         self._stopping = False
         self._drained: asyncio.Event | None = None
         self.refused_calls = 0
+        # Hook for metrics: called with the seconds between a message the application awaited
+        # (an execute's CHANNEL_EXECUTE_COMPLETE, a command or api reply) and its next command.
+        self.reaction_observer: Callable[[float], None] | None = None
 
     @property
     def active_calls(self) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
+import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -83,6 +85,13 @@ class OutboundSession(EslConnection):
         self._linger_timer: asyncio.TimerHandle | None = None
         self._connect_reply: asyncio.Future[Any] | None = None
         self.task: asyncio.Task[None] | None = None
+        # One contextvars.Context per call: the handler's task runs in it and so do this
+        # connection's callbacks, so whatever the handler binds (the call UUID of log lines,
+        # esl_apps.ops.logcontext) is also seen by listeners, timers and the tasks they start.
+        self._context = contextvars.copy_context()
+        # When the message the application reacts to arrived (perf_counter), for the
+        # event -> next command latency metric (OutboundServer.reaction_observer).
+        self._reaction_mark: float | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -158,7 +167,34 @@ class OutboundSession(EslConnection):
             self._close_transport()
             return
         self._connect_reply = self._send(p.connect())  # first command out before anything else
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task = asyncio.get_running_loop().create_task(self._run(), context=self._context)
+
+    def data_received(self, data: bytes) -> None:
+        self._context.run(EslConnection.data_received, self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._context.run(EslConnection.connection_lost, self, exc)
+
+    # ------------------------------------------------------------------ latency hook
+
+    def _send(self, data: bytes) -> asyncio.Future[Any]:
+        mark = self._reaction_mark
+        if mark is not None:
+            self._reaction_mark = None
+            observer = self._server.reaction_observer
+            if observer is not None:
+                observer(time.perf_counter() - mark)
+        return super()._send(data)
+
+    def _dispatch(self, message: Message) -> None:
+        # A reply the application awaited: its next command is its reaction to it.
+        if (
+            self._server.reaction_observer is not None
+            and not self.hung_up
+            and isinstance(message, CommandReply | ApiResponse)
+        ):
+            self._reaction_mark = time.perf_counter()
+        super()._dispatch(message)
 
     async def _run(self) -> None:
         try:
@@ -275,6 +311,8 @@ class OutboundSession(EslConnection):
         if name == "CHANNEL_EXECUTE_COMPLETE":
             fut = self._executes.pop(headers.get("Application-UUID") or "", None)
             if fut is not None and not fut.done():
+                if self._server.reaction_observer is not None and not self.hung_up:
+                    self._reaction_mark = time.perf_counter()
                 fut.set_result(event)
         elif name == "CHANNEL_HANGUP" and own:
             self._mark_hangup(headers.get("Hangup-Cause"))
@@ -296,6 +334,7 @@ class OutboundSession(EslConnection):
                 self._log.exception("call %s: event listener failed on %s", self.uuid, name)
 
     def _mark_hangup(self, cause: str | None) -> None:
+        self._reaction_mark = None  # what follows a hangup is clean-up, not a caller waiting
         if not self.hung_up:
             self.hung_up = True
             self.hangup_cause = cause or "NORMAL_CLEARING"

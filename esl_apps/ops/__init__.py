@@ -1,0 +1,1 @@
+"""Operations support: Prometheus metrics, the call context of log lines."""
