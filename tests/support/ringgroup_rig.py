@@ -71,7 +71,11 @@ class Node:
 class Rig:
     def __init__(self, redis_url: str, spool: Path, pbx: PbxConfig, *, group: str, queue: str | None = None,
                  nodes: int = 1, time_scale: float = 0.02, timing: QueueTiming | None = None,
-                 phones: Mapping[str, AgentBehaviour] | None = None) -> None:
+                 phones: Mapping[str, AgentBehaviour] | None = None,
+                 redis_timeout_s: float | None = None) -> None:
+        """``redis_timeout_s`` replaces the clients' short production timeouts (1 s connect, 2 s
+        command): a test of the Redis path on a loaded machine must not fall back to ringing
+        everyone because a connection took a second to open."""
         self.redis_url = redis_url
         self.spool = spool
         self.pbx = pbx
@@ -86,10 +90,14 @@ class Rig:
         self.handled: dict[str, asyncio.Event] = {}
         self.redis: Any = None
         self.records: RecordLog | None = None
+        self.redis_timeouts: dict[str, float] = (
+            {} if redis_timeout_s is None
+            else {"socket_timeout": redis_timeout_s, "connect_timeout": redis_timeout_s}
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> Rig:
-        self.redis = connect(self.redis_url)
+        self.redis = connect(self.redis_url, **self.redis_timeouts)
         self.records = RecordLog(self.redis, self.spool)
         await self.emu.start()
         self.emu.add_extension("7140", [("hangup", "NORMAL_CLEARING")], "default")  # wrap-up entry
@@ -101,7 +109,7 @@ class Rig:
 
     async def _add_node(self, n: int) -> None:
         assert self.records is not None
-        client = connect(self.redis_url)
+        client = connect(self.redis_url, **self.redis_timeouts)
         ringer = RedisGroupRinger(
             client, RecordLog(client, self.spool / f"node{n}"), self.pbx, owner_id=f"node-{n}",
             clock=lambda: datetime.fromtimestamp(self.emu.clock.now(), UTC), sleep=self.emu.clock.sleep,
