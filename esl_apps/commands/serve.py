@@ -129,7 +129,9 @@ def _records(config: Config, redis_url: str | None, spool_dir: Path | None) -> t
     return client, RecordLog(client, spool, settings.key_prefix)
 
 
-def _applications(config: Config, client: Any, records: Any) -> tuple[Any, Any, Any]:
+def _applications(
+    config: Config, client: Any, records: Any, recaller: Any = None
+) -> tuple[Any, Any, Any]:
     """(ringer, agents, wrap-up app): ring groups and queues hunt by strategy over shared agent
     state in Redis (every member rings when Redis is down); wrap-up legs capture dispositions."""
     from esl_apps.features.agents import AgentStore
@@ -139,9 +141,32 @@ def _applications(config: Config, client: Any, records: Any) -> tuple[Any, Any, 
     pbx = config.pbx
     tz = next(iter(pbx.schedules.values())).zone if pbx.schedules else None
     agents = AgentStore(client, pbx.redis.key_prefix, tz=tz)
-    wrapup = DispositionApp(config, records, agents)
+    wrapup = DispositionApp(config, records, agents, recaller=recaller)
     ringer = RedisGroupRinger.from_config(config, client, records, dispositions=wrapup)
     return ringer, agents, wrapup
+
+
+async def _recaller(config: Config) -> tuple[Any, Any]:
+    """(inbound client, AgentRecaller) when ``capture.recall_agent`` asks to ring an agent who hung
+    up first back into wrap-up; that needs inbound ESL (originate). (None, None) otherwise, and
+    also when FreeSWITCH cannot be reached now: those calls then get the default code, flagged."""
+    if not config.dispositions.capture.recall_agent:
+        return None, None
+    from esl_apps.config.settings import SecretUnavailable
+    from esl_apps.esl.inbound import AuthenticationError, InboundClient
+    from esl_apps.features.dispositions_recall import AgentRecaller
+
+    esl = config.pbx.esl
+    try:
+        client = InboundClient(esl.host, esl.port, esl.password(), connect_timeout_s=esl.connect_timeout)
+        await client.connect()
+    except (SecretUnavailable, AuthenticationError) as exc:
+        raise ServiceError(f"inbound ESL for capture.recall_agent: {exc}") from None
+    except OSError as exc:
+        log.warning("capture.recall_agent: inbound ESL %s:%s unreachable (%s); agents who hang up first "
+                    "get the default code", esl.host, esl.port, exc)
+        return None, None
+    return client, AgentRecaller(client, config.pbx)
 
 
 class ServiceError(Exception):
@@ -178,6 +203,7 @@ class Service:
         self.engine: FlowEngine | None = None
         self.ringer: Any = None
         self.wrapup: Any = None
+        self.inbound: Any = None  # inbound ESL, only for capture.recall_agent
         self.server: OutboundServer | None = None
         self.checker = HealthServer(self.status)
         self.metrics_address = metrics
@@ -205,7 +231,8 @@ class Service:
 
     async def start(self) -> None:
         self.client, self.records = _records(self.config, self.redis_url, self.spool_dir)
-        self.ringer, agents, self.wrapup = _applications(self.config, self.client, self.records)
+        self.inbound, recaller = await _recaller(self.config)
+        self.ringer, agents, self.wrapup = _applications(self.config, self.client, self.records, recaller)
         self.engine = FlowEngine(
             self.config, records=self.records, ringer=self.ringer, logger=logging.getLogger("esl_apps.engine")
         )
@@ -260,6 +287,8 @@ class Service:
             await self.ringer.aclose()
         if self.wrapup is not None:
             await self.wrapup.close()
+        if self.inbound is not None:
+            await self.inbound.close()
         await self.checker.close()
         if self.metrics_server is not None:
             await self.metrics_server.close()
