@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import resource
 import sys
 import time
@@ -37,6 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_runtime_templates as tpl
+from bench_runtime_proc import (
+    percentiles,
+    proc_cpu_s,
+    proc_rss_kb,
+    proc_runq_wait_s,
+    redis_delta,
+    redis_info,
+)
 
 from esl_apps.esl.protocol import (
     Command,
@@ -45,6 +52,7 @@ from esl_apps.esl.protocol import (
     api_response_bytes,
     command_reply_bytes,
     disconnect_notice_bytes,
+    url_encode,
 )
 
 FRAME_S = 0.02  # FreeSWITCH's session thread picks a queued message up on its next 20 ms frame
@@ -52,44 +60,26 @@ BASE = {"play": 2.0, "collect": 2.0, "ring": 1.0, "talk": 3.0}  # + play again: 
 BASE_CALL_S = 2 * BASE["play"] + BASE["collect"] + BASE["ring"] + BASE["talk"]
 OK = command_reply_bytes("+OK")
 BYE = command_reply_bytes("+OK bye")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+MEDIA_APPS = frozenset({"speak", "say", "gentones", "endless_playback"})  # take media time like playback
 
 
-def proc_cpu_s(pid: int | str) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def proc_runq_wait_s(pid: int | str) -> float:
-    """Time the process's threads were runnable but waiting for a CPU (/proc/<pid>/task/*/schedstat):
-    on a shared machine, how much other processes got in the way of the measurement."""
-    total = 0
-    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-        try:
-            total += int(stat.read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total / 1e9
-
-
-def proc_rss_kb(pid: int | str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def percentiles(values: array) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    data = sorted(values)
-    n = len(data)
-
-    def at(q: float) -> float:
-        return round(data[min(n - 1, int(q * n))] * 1000, 3)
-
-    return {"n": n, "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "p999": at(0.999),
-            "max": round(data[-1] * 1000, 3), "mean": round(sum(data) / n * 1000, 3)}
+def fs_split(arg: str) -> list[str]:
+    """Arguments as FreeSWITCH's switch_separate_string splits them: on blanks, 'single quotes' kept."""
+    out: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in arg:
+        if char == "'":
+            quoted = not quoted
+        elif char == " " and not quoted:
+            if current:
+                out.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        out.append("".join(current))
+    return out
 
 
 class Stats:
@@ -118,6 +108,7 @@ class Call(asyncio.Protocol):
         self.running = False
         self.timers: list[asyncio.TimerHandle] = []
         self.steps = 0
+        self.collects = 0
         self.connected = self.hung_up = self.parked = self.aborted = False
 
     # -- asyncio callbacks
@@ -170,6 +161,8 @@ class Call(asyncio.Protocol):
     # -- commands
     def on_command(self, cmd: Command, now: float) -> None:
         name = cmd.name
+        if self.gen.show_commands:
+            self.gen.show(self, cmd)
         if name == "sendmsg":
             self.on_sendmsg(cmd, now)
         elif name == "connect":
@@ -181,7 +174,9 @@ class Call(asyncio.Protocol):
             self.send(disconnect_notice_bytes("disconnect", self.uuid))
             self._close()
         elif name == "api":
-            self.send(api_response_bytes("+OK\n"), unblock=True)
+            command = cmd.args.split(" ", 1)[0]
+            body = {"uuid_record": "+OK Success\n", "uuid_exists": "true"}.get(command, "+OK\n")
+            self.send(api_response_bytes(body), unblock=True)
         else:
             self.send(command_reply_bytes(self.reply_text(cmd)), unblock=True)
 
@@ -248,12 +243,7 @@ class Call(asyncio.Protocol):
             self.later(FRAME_S, self.emit, t.playback[:1], vals)
             self.later(FRAME_S + d["play"], self.emit, t.playback[1:], vals, True)
         elif app == "play_and_get_digits":
-            end = FRAME_S + d["collect"]
-            gap = min(0.4, d["collect"] / 5)  # RFC 2833 keys 0.4 s apart (trace 02)
-            self.later(FRAME_S, self.emit, t.collect[:1], vals)
-            self.later(end - 2 * gap, self.emit, t.dtmf[:1], vals)
-            self.later(end - gap, self.emit, t.dtmf[1:2], vals)
-            self.later(end, self.emit, (t.dtmf[2], t.collect[1]), vals, True)
+            self.collect(arg, vals)
         elif app == "bridge":
             self.later(FRAME_S, self.emit, t.bridge[:1], vals)
             self.later(FRAME_S + d["ring"], self.emit, t.bridge[1:2], vals)
@@ -263,15 +253,47 @@ class Call(asyncio.Protocol):
             self.later(FRAME_S, self.emit, t.hangup_app, vals, False, True)
         elif app == "set":
             self.later(FRAME_S, self.emit, t.set_, vals, True)
+        elif app == "record_session":
+            self.later(FRAME_S, self.emit, t.record_start, vals, True)
+        elif app == "stop_record_session":
+            self.later(FRAME_S, self.emit, t.record_stop, vals, True)
+        elif app in MEDIA_APPS:
+            self.later(FRAME_S, self.emit, t.generic[:1], vals)
+            self.later(FRAME_S + d["play"], self.emit, t.generic[1:], vals, True)
         else:
             self.later(FRAME_S, self.emit, t.generic, vals, True)
 
+    def collect(self, arg: str, vals: tuple[bytes, ...]) -> None:
+        """play_and_get_digits: the caller keys the next scripted entry and the terminator, 0.4 s apart
+        (trace 02), the last key at the end of the collect time; then EXECUTE_COMPLETE with <var>."""
+        args = fs_split(arg)
+        var = args[7] if len(args) > 7 else tpl.TRACE_VAR
+        terminator = args[4][:1] if len(args) > 4 and args[4] not in ("", "none") else ""
+        entries = self.gen.digits
+        entry = entries[min(self.collects, len(entries) - 1)]
+        self.collects += 1
+        keys = entry + terminator
+        d = self.gen.durations["collect"]
+        end = FRAME_S + d
+        gap = min(0.4, d / (len(keys) + 1))
+        vals = (*vals[:4], tpl.values(self.uuid, var_name=var, digits=entry)[4], vals[5])
+        self.later(FRAME_S, self.emit, self.gen.templates.collect[:1], vals)
+        for i, key in enumerate(keys):
+            key_vals = (*vals[:5], url_encode(key).encode())
+            self.later(end - (len(keys) - 1 - i) * gap, self.emit, (self.gen.templates.dtmf,), key_vals)
+        done = (*vals[:5], url_encode(entry).encode())
+        self.later(end, self.emit, self.gen.templates.collect[1:], done, True)
+
 
 class Generator:
-    def __init__(self, host: str, port: int, app_pid: int) -> None:
+    def __init__(self, host: str, port: int, app_pid: int, *, did: str | None = None,
+                 caller: str | None = None, digits: tuple[str, ...] = ("12",)) -> None:
         self.host, self.port, self.app_pid = host, port, app_pid
         self.loop = asyncio.get_running_loop()
-        self.templates = tpl.load()
+        self.templates = tpl.load(did=did, caller=caller)
+        self.digits = digits  # what the caller keys at each successive play_and_get_digits
+        self.show_commands = 0
+        self.shown: dict[Call, int] = {}
         self.durations = dict(BASE)
         self.stats = Stats()
         self.active = 0
@@ -280,6 +302,13 @@ class Generator:
         self.calls: set[Call] = set()
         self.samples: list[tuple[float, int, int, float, float]] = []
         self.window_max = 0.0  # worst event->command latency since the last sample
+
+    def show(self, call: Call, cmd: Command) -> None:
+        """--show-commands: what the application sent on the first calls (to check a flow's path)."""
+        index = self.shown.setdefault(call, len(self.shown))
+        if index < self.show_commands:
+            detail = " ".join(f"{k}={v[:60]}" for k, v in cmd.headers.items() if k.startswith("execute-app"))
+            print(f"call {index}: {cmd.line[:100]} {detail}", file=sys.stderr)
 
     def opened(self, call: Call) -> None:
         self.active += 1
@@ -363,19 +392,29 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, required=True)
     ap.add_argument("--call-s", type=float, required=True, help="length of one call (media time)")
     ap.add_argument("--warmup", type=int, default=20, help="short calls first, not measured")
+    ap.add_argument("--did", help="dialled number in the channel data (default: the trace's 7100)")
+    ap.add_argument("--caller", help="caller's number (default: the trace's 5551000)")
+    ap.add_argument("--digits", default="12",
+                    help="comma list: what the caller keys at each collect, then the terminator (default 12)")
+    ap.add_argument("--redis-port", type=int, help="count this redis-server's commands during the load")
+    ap.add_argument("--show-commands", type=int, default=0, metavar="N",
+                    help="print the commands of the first N measured calls on stderr")
     ap.add_argument("--drain-s", type=float, help="wait this long for the last calls (default 3 x call + 30)")
     args = ap.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    gen = Generator(args.host, args.port, args.app_pid)
+    digits = tuple(d for d in args.digits.split(",") if d) or ("12",)
+    gen = Generator(args.host, args.port, args.app_pid, did=args.did, caller=args.caller, digits=digits)
     if args.warmup:
         await gen.run(args.warmup, max(10.0, args.warmup / 2), 0.5, 30.0)
         await asyncio.sleep(0.5)
     rss_idle = proc_rss_kb(args.app_pid)
+    redis_before = redis_info(args.redis_port) if args.redis_port else None
     cpu0, gen_cpu0, t0 = proc_cpu_s(args.app_pid), proc_cpu_s("self"), time.perf_counter()
     wait0, gen_wait0 = proc_runq_wait_s(args.app_pid), proc_runq_wait_s("self")
     gen.samples = []
+    gen.show_commands = args.show_commands
     gen.sample(t0)
     # The generator's own garbage-collector pauses would delay reading the app's commands and be
     # charged to the app; its objects are freed by reference counting (Call drops its transport).
@@ -385,6 +424,7 @@ async def main() -> None:
     drain = args.drain_s if args.drain_s is not None else 3 * args.call_s + 30
     await gen.run(args.calls, args.rate, args.call_s, drain)
     wall = time.perf_counter() - t0
+    redis = redis_delta(redis_before, redis_info(args.redis_port)) if redis_before else None
     gen_rss_kb = proc_rss_kb("self")
     gc.enable()
     cpu = proc_cpu_s(args.app_pid) - cpu0
@@ -404,7 +444,7 @@ async def main() -> None:
         "app_cpu_s": round(cpu, 3), "wall_s": round(wall, 2), "gen_cpu_s": round(gen_cpu, 3),
         "gen_rss_kb": gen_rss_kb, "gen_garbage": gc.collect(),
         "app_runq_wait_s": round(app_wait, 3), "gen_runq_wait_s": round(gen_wait, 3),
-        "samples": gen.samples,
+        "redis": redis, "samples": gen.samples,
     }, sys.stdout)
     sys.stdout.write("\n")
 

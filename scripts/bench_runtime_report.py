@@ -59,6 +59,11 @@ ROWS: list[Row] = [
 ]
 
 
+def _pacer(args: argparse.Namespace) -> str:
+    n = getattr(args, "gc_pacer", 0)
+    return f"; experiment: young-generation GC every {n} calls (--gc-pacer)" if n else ""
+
+
 def _fmt(value: float | str | None) -> str:
     if value is None:
         return "-"
@@ -84,7 +89,7 @@ def table(results: list[dict], args: argparse.Namespace, machine: str, when: str
         f"Load: {args.calls:,} calls per application at {args.rate:g} new calls/s, "
         f"{args.call_s:g} s of media per call (~{args.concurrency:,} concurrent), 6-step flow "
         "(answer, play, collect, play, set+bridge, hangup); load generator and application each pinned "
-        "to their own core.",
+        f"to its own core, scheduling `{getattr(args, 'sched', 'normal')}`{_pacer(args)}.",
         "",
         "| metric | " + " | ".join(head) + " |",
         "|---|" + "---:|" * len(head),
@@ -133,3 +138,54 @@ def record(path: Path, text: str) -> None:
     else:
         doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(doc)
+
+
+GOAL_REDIS_ROUND_TRIPS = 6
+
+
+def engine_table(r: dict, args: argparse.Namespace, machine: str, when: str) -> str:
+    """Issue 4: the example main menu on serve's stack; Redis counted on the server."""
+    done = r["completed"] or 1
+    commands = sum(p["n"] for p in r["by_app"].values() if p.get("n")) / done
+    redis = r.get("redis") or {"commands": {}, "reads": 0, "writes": 0}
+    per_call = {name: n / done for name, n in redis["commands"].items()}
+    trips = redis["reads"] / done
+    rows = [
+        ("calls completed / dialled", f"{r['completed']}/{r['dialled']}"),
+        ("calls failed / refused / unfinished",
+         f"{r['failed']}/{r['refused'] + r['connect_errors']}/{r['unfinished']}"),
+        ("peak concurrent calls", r["peak_active"]),
+        ("commands the app sent per call (after connect/myevents/linger/resume)", commands),
+        ("event->command p50 / p90 (ms)", f"{_fmt(r['step'].get('p50'))} / {_fmt(r['step'].get('p90'))}"),
+        ("**event->command p99 (ms)**", r["step"].get("p99")),
+        ("event->command p99.9 / max (ms)", f"{_fmt(r['step'].get('p999'))} / {_fmt(r['step'].get('max'))}"),
+        ("setup p50 / p99 (ms)", f"{_fmt(r['setup'].get('p50'))} / {_fmt(r['setup'].get('p99'))}"),
+        ("app CPU per call (ms)", _cpu_ms(r)),
+        ("app CPU busy (% of its core)", r["app_cpu_s"] / r["wall_s"] * 100),
+        ("app RSS per concurrent call (KB)", _per_call_kb(r)),
+        ("error log lines", r.get("log_errors", 0)),
+        ("Redis commands per call", sum(per_call.values())),
+        ("Redis commands per call, by command", ", ".join(f"{k} {v:.2f}" for k, v in per_call.items())),
+        ("**Redis round trips per call** (server network reads)", trips),
+    ]
+    lines = [
+        "",
+        f"Issue 4, example main menu on `esl-apps serve`'s stack. Run {when}. Machine: {machine}.",
+        f"Load: {args.calls:,} calls at {args.rate:g} new calls/s, {args.call_s:g} s of media per call "
+        f"(~{args.concurrency:,} concurrent). Each call: DID +442071234567, office open, the caller keys 1 "
+        "at the recording notice (opt_out policy: recorded), then 1 for sales; the group's members are "
+        "bridged (answer after the ring time), goodbye, hangup. Records in a private redis-server; "
+        f"scheduling `{getattr(args, 'sched', 'normal')}`{_pacer(args)}.",
+        "",
+        "| metric | engine |",
+        "|---|---:|",
+    ]
+    lines += [f"| {label} | {_fmt(value)} |" for label, value in rows]
+    step = r["step"].get("p99")
+    lines += ["", f"Goals: event->command p99 < {GOAL_STEP_P99_MS:g} ms: "
+              f"**{_verdict(step, GOAL_STEP_P99_MS)}** ({_fmt(step)} ms); Redis round trips per call "
+              f"<= {GOAL_REDIS_ROUND_TRIPS}: **{_verdict(trips, GOAL_REDIS_ROUND_TRIPS + 1e-9)}** "
+              f"({trips:.2f})."]
+    if r["unexpected"]:
+        lines.append(f"engine: commands the generator did not expect: {r['unexpected']}")
+    return "\n".join(lines) + "\n"

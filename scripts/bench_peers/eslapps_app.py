@@ -19,6 +19,7 @@ TARGET = BridgeTarget(flow.AGENT, timeout_s=flow.AGENT_TIMEOUT_S)
 
 
 async def handler(session: OutboundSession) -> None:
+    flow.on_call()
     call = FreeSwitchCall(session)
     await call.answer()
     await call.play(flow.WELCOME)

@@ -22,6 +22,7 @@ import flow
 
 
 async def handler(session: Session) -> None:
+    flow.on_call()
     ch = session.channel
     assert ch is not None
     await ch.answer()

@@ -29,6 +29,7 @@ class BenchApp:
         self.session = session
 
     def run(self) -> None:
+        flow.on_call()
         s = self.session
         s.myevents()
         s.linger()
