@@ -31,6 +31,8 @@ from typing import Any
 from esl_apps.commands._common import add_config_arguments
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
+# Reconnect to a restarted FreeSWITCH within 2 s (docs/operations.md): retry at least every second.
+ESL_RECONNECT_MAX_S = 1.0
 log = logging.getLogger("esl_apps.callbacks")
 
 
@@ -228,7 +230,8 @@ async def serve_dialer(config: Any, args: argparse.Namespace, stop: asyncio.Even
     except SecretUnavailable as exc:
         log.error("cannot start: %s", exc)
         return EXIT_UNREACHABLE
-    esl = InboundClient(pbx.esl.host, pbx.esl.port, password, connect_timeout_s=pbx.esl.connect_timeout)
+    esl = InboundClient(pbx.esl.host, pbx.esl.port, password, connect_timeout_s=pbx.esl.connect_timeout,
+                        backoff_max_s=ESL_RECONNECT_MAX_S)
     try:
         await client.ping()
         await esl.connect()

@@ -37,9 +37,11 @@ def split_header_lines(text: str) -> list[str]:
             names = "".join(parts[0::2])
             values = parts[1::2]
             if names.count("\x00") == lines - 1 and "\x00" not in "".join(values):
-                flat = parts
-                flat[0::2] = names.split("\x00")
-                return flat
+                split_names = names.split("\x00")
+                if "" not in split_names:  # a nameless line is dropped, as on the slow path
+                    flat = parts
+                    flat[0::2] = split_names
+                    return flat
     flat = []
     for line in text.split("\n"):
         name, sep, value = line.partition(":")

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,29 @@ from esl_apps import resources
 from esl_apps.cli import main as cli_main
 from tests.support.redis_server import RedisServer, free_port
 
+__all__ = [
+    "CALLER",
+    "DID",
+    "LONG_PROMPT",
+    "LONG_PROMPT_S",
+    "SALES_AGENTS",
+    "SALES_ENDPOINTS",
+    "WRAPUP_CODE",
+    "PersistentRedis",
+    "ServeProcess",
+    "build_dialplan",
+    "free_port",
+    "running_app",
+    "wait_until",
+    "write_config",
+]
+
 DID = "+442071234567"
 CALLER = "+447700900123"
 LONG_PROMPT = "ivr/fault-long-menu.wav"  # the emulator is told it lasts LONG_PROMPT_S
 LONG_PROMPT_S = 1000.0
-SALES_ENDPOINTS = ("user/1001@pbx.example.com", "user/1002@pbx.example.com", "user/1003@pbx.example.com")
+SALES_AGENTS = ("alice", "bob", "carol", "dave", "erin", "frank")  # six, so a burst never finds all busy
+SALES_ENDPOINTS = tuple(f"user/100{n}@pbx.example.com" for n in range(1, 7))
 WRAPUP_CODE = "20"  # a code of the shipped codebook (sale closed)
 
 MAIN_FLOW: dict[str, Any] = {
@@ -90,6 +108,7 @@ def write_config(root: Path, *, app_port: int, redis_url: str) -> tuple[Path, Pa
             for rule in group.get("overflow", [])
             if rule["when"] != ["closed"]
         ]
+    pbx["ring_groups"]["sales"]["members"] += ["dave", "erin", "frank"]
     # sales overflows straight to its voicemail (not to billing, whose agents must press 1)
     pbx["ring_groups"]["sales"]["overflow"] = [
         {"when": ["no_answer", "all_busy"], "to": {"voicemail": "sales"}}
@@ -111,11 +130,13 @@ class ServeProcess:
     """``esl-apps serve`` as a child process; its JSON log lines are drained by a thread (a
     busy serve fills a pipe in a second) and kept for the test to look at."""
 
-    def __init__(self, conf: Path, flows: Path, *, port: int, redis_url: str, spool: Path) -> None:
+    def __init__(
+        self, conf: Path, flows: Path, *, port: int, redis_url: str, spool: Path, extra: Sequence[str] = ()
+    ) -> None:
         self.argv = [
             sys.executable, "-m", "esl_apps", "serve", "--conf", str(conf), "--flows", str(flows),
             "--listen", f"127.0.0.1:{port}", "--health", "127.0.0.1:0", "--redis-url", redis_url,
-            "--spool-dir", str(spool), "--grace", "5",
+            "--spool-dir", str(spool), "--grace", "5", *extra,
         ]
         self.env = dict(os.environ, ESL_APPS_ESL_PASSWORD="fault-test-not-cluecon")
         self.proc: subprocess.Popen[str] | None = None
@@ -216,8 +237,3 @@ def running_app(record: Any, app: str) -> Any:
         if run.leg == record.uuid and run.app == app and run.end is None:
             return run
     return None
-
-
-def ports() -> Iterator[int]:
-    while True:
-        yield free_port()
