@@ -61,7 +61,8 @@ def test_unit_is_hardened_and_stops_gracefully(name):
     assert one(unit, "Service", "User") == "esl-apps" and one(unit, "Service", "Group") == "esl-apps"
     for key, value in {
         "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-        "Restart": "on-failure", "KillSignal": "SIGTERM", "UMask": "0077", "CapabilityBoundingSet": "",
+        "Restart": "on-failure", "RestartPreventExitStatus": "2", "KillSignal": "SIGTERM", "UMask": "0077",
+        "CapabilityBoundingSet": "",
     }.items():
         assert one(unit, "Service", key) == value, key
     writable = " ".join(service["ReadWritePaths"]).split()
