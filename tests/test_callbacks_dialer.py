@@ -23,6 +23,26 @@ def _number(n: int) -> str:
     return f"+447700{n:06d}"
 
 
+async def _customers_hang_up_once_bridged(rig: CallbackRig, talk_s: float = 2.0) -> None:
+    """Customers who answer hang up ``talk_s`` emulated seconds after the *bridge*.
+
+    A talk time counted from the answer (``AgentBehaviour.talk_s``) races the dialer: at time scale
+    0.01 a 20 s talk is 0.2 s of real time, and on a loaded machine ``uuid_bridge`` can come later
+    than that; the customer has then hung up, and the dialer rightly retries (``customer_hung_up``),
+    ringing them twice. Counting from the bridge keeps the test's "rang once" independent of load.
+    """
+    customers: set[str] = set()
+    hanging_up: set[str] = set()
+    while True:
+        customers.update(a.uuid for a in rig.emu.ring_log if a.endpoint.startswith(GATEWAY))
+        for uuid in customers - hanging_up:
+            session = rig.emu.sessions.get(uuid)
+            if session is not None and session.ch.up and session.ch.bridged_to is not None:
+                hanging_up.add(uuid)
+                rig.emu.clock.call_later(talk_s, rig.emu.hangup, session.ch)
+        await asyncio.sleep(0.005)
+
+
 def test_one_callback_rings_the_agent_first_then_the_customer_and_bridges(redis_url, tmp_path):
     async def scenario():
         async with CallbackRig(redis_url, tmp_path / "spool", callback_config(agents=1)) as rig:
@@ -55,14 +75,18 @@ def test_two_dialers_500_callbacks_each_dialled_once_dnc_respected_retries(redis
             now = int(time.time() * 1000)
             for n in range(total):
                 no_answer = AgentBehaviour(mode="no_answer") if n in silent else None
-                rig.customer(_number(n), no_answer)
+                rig.customer(_number(n), no_answer or AgentBehaviour(answer_after_s=1.0))
                 await rig.store.add(request_id=f"r{n:03d}", number=_number(n), group="cb",
                                     arrival_ms=now - total + n)
             for n in blocked:
                 await rig.dnc.add(_number(n).replace("+44", "0044 "))  # another spelling of the same number
             options = DialerOptions(poll_interval_s=0.05, max_parallel=20, customer_ring_s=20)
             dialers = [await rig.dialer(options), await rig.dialer(options)]
-            await rig.run_until_done(dialers, timeout_s=120)
+            hang_ups = asyncio.ensure_future(_customers_hang_up_once_bridged(rig))
+            try:
+                await rig.run_until_done(dialers, timeout_s=120)
+            finally:
+                hang_ups.cancel()
             return rig, await rig.events(), [d.stats for d in dialers]
 
     rig, events, stats = run(scenario())
