@@ -10,7 +10,10 @@ import os
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 URL_ENV = "ESL_APPS_REDIS_URL"
@@ -36,6 +39,10 @@ def connect(
         "socket_connect_timeout": connect_timeout,
         "decode_responses": True,
         "health_check_interval": 30,
+        # After a Redis restart every pooled connection is dead; one quick reconnect-and-retry
+        # makes the first command after the restart succeed instead of failing (or spooling).
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), 1),
+        "retry_on_error": [RedisConnectionError],
     }
     if sentinel is not None:
         addresses, service = sentinel
