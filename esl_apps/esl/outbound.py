@@ -16,6 +16,7 @@ Behaviour that matters to callers (all from the recorded calls, see the traces R
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -24,6 +25,7 @@ from .session import ChannelVariables, EventListener, OutboundSession
 Handler = Callable[[OutboundSession], Awaitable[None]]
 
 _LOG = logging.getLogger("esl_apps.esl.outbound")
+_GC_PACE = 20  # accepted calls per young-generation collection (more often starves older generations)
 
 __all__ = ["ChannelVariables", "EventListener", "Handler", "OutboundServer", "OutboundSession"]
 
@@ -65,6 +67,7 @@ class OutboundServer:
         self.setup_timeout_s = setup_timeout_s
         self._server: asyncio.Server | None = None
         self._sessions: set[OutboundSession] = set()
+        self._admitted = 0
         self._stopping = False
         self._drained: asyncio.Event | None = None
         self.refused_calls = 0
@@ -127,6 +130,13 @@ class OutboundServer:
             )
             return False
         self._sessions.add(session)
+        self._admitted += 1
+        if self._admitted % _GC_PACE == 0:
+            # With calls ending as fast as they start, CPython's young-generation counter rarely
+            # trips, so a collection eventually scans thousands of live calls' objects at once
+            # (26-43 ms pauses, the p99.9 of scripts/bench_runtime.py). A small collection every
+            # few calls keeps each pause short (measured: p99.9 27-32 ms -> 2-3 ms, CPU unchanged).
+            gc.collect(0)
         return True
 
     def _release(self, session: OutboundSession) -> None:
