@@ -122,7 +122,9 @@ def test_recording_on_disk_is_masked_and_private(tmp_path: Path) -> None:
             await peer.execute("playback", "silence_stream://1000", uuid=new_id())
             await peer.execute("stop_record_session", str(path), uuid=new_id())
             stop_event = await peer.event("RECORD_STOP")
-            assert 4000 <= int(stop_event.variable("record_ms") or "0") < 5000
+            # 4 s of playback; at time_scale 0.02 every real millisecond of scheduling delay on a
+            # loaded machine adds 50 emulated ones, so only the lower bound is exact.
+            assert 4000 <= int(stop_event.variable("record_ms") or "0") < 6000
             await peer.execute("hangup", uuid=new_id())
             await finish(peer)
 
