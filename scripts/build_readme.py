@@ -22,6 +22,7 @@ DOCS = ROOT / "docs"
 PARTS: tuple[str, ...] = (
     "00-intro.md",
     "01-cli.md",
+    "02-performance.md",
     "config.md",
     "flows.md",
     "dialplan.md",
