@@ -7,8 +7,6 @@ engine itself never imports ``esl_apps.esl``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import sys
@@ -19,6 +17,7 @@ from typing import Any, TextIO
 from esl_apps.esl.fscall import FreeSwitchCall
 from esl_apps.esl.outbound import OutboundSession
 from esl_apps.ops.logcontext import CallContextFilter, bind_call
+from esl_apps.ops.tinyhttp import TinyHttpServer
 
 __all__ = ["HealthServer", "JsonFormatter", "call_handler", "parse_host_port", "setup_logging"]
 
@@ -84,49 +83,20 @@ def call_handler(app: Any) -> Callable[[OutboundSession], Awaitable[None]]:
     return handle
 
 
-class HealthServer:
+class HealthServer(TinyHttpServer):
     """``GET /health`` -> 200 with a JSON status while serving, 503 while stopping (so a load
     balancer or systemd watchdog stops sending calls before the sockets close)."""
 
     def __init__(self, status: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
+        super().__init__()
         self.status = status
         self.stopping = False
-        self.port = 0
-        self._server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while await asyncio.wait_for(reader.readline(), 5) not in (b"\r\n", b"\n", b""):
-                pass  # headers are not needed
-            parts = request.decode("latin-1").split()
-            if len(parts) < 2 or parts[0] not in ("GET", "HEAD") or parts[1].split("?")[0] != "/health":
-                code, body = 404, {"status": "not found", "try": "GET /health"}
-            else:
-                body = dict(await self.status())
-                code = 503 if self.stopping else 200
-                body["status"] = "stopping" if self.stopping else body.get("status", "ok")
-            payload = json.dumps(body).encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
-            writer.write(
-                f"HTTP/1.0 {code} {reason}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + (payload if parts and parts[0] != "HEAD" else b"")
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+    async def respond(self, method: str, path: str) -> tuple[int, str, bytes]:
+        if method not in ("GET", "HEAD") or path != "/health":
+            code, body = 404, {"status": "not found", "try": "GET /health"}
+        else:
+            body = dict(await self.status())
+            code = 503 if self.stopping else 200
+            body["status"] = "stopping" if self.stopping else body.get("status", "ok")
+        return code, "application/json", json.dumps(body).encode()
