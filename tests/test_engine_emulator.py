@@ -104,7 +104,9 @@ def test_opt_in_consent_on_the_support_line(tmp_path, digits, recorded, decision
         assert result.recordings[0]["start"] is not None
     else:
         assert "record_session" not in names and stored["recording"] == "not recorded"
-    consent_vars = [a for a in apps(result, "set") if a.startswith(("esl_consent_", "esl_recording_"))]
+    # set as one multiset command (one round trip), in this order
+    assignments = [item for arg in apps(result, "multiset") for item in arg.removeprefix("^^|").split("|")]
+    consent_vars = [a for a in assignments if a.startswith(("esl_consent_", "esl_recording_"))]
     assert consent_vars == [
         "esl_consent_policy=opt_in",
         f"esl_consent_decision={decision}",

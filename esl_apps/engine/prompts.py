@@ -105,8 +105,7 @@ def render(
 async def ensure_tts(voice: tuple[str, str] | None, ctx: FlowContext) -> None:
     """``say:`` prompts use the channel's tts_engine/tts_voice; set them once per call (per voice)."""
     if voice is not None and ctx.tts_set != voice:
-        await ctx.call.set_var("tts_engine", voice[0])
-        await ctx.call.set_var("tts_voice", voice[1])
+        await ctx.call.set_vars({"tts_engine": voice[0], "tts_voice": voice[1]})
         ctx.tts_set = voice
 
 

@@ -275,6 +275,16 @@ class FreeSwitchCall:
     async def set_var(self, name: str, value: str) -> None:
         await self._exec("set", f"{_check_var(name)}={_one_line(value)}")
 
+    async def set_vars(self, variables: Mapping[str, str]) -> None:
+        items = [(_check_var(name), _one_line(value)) for name, value in variables.items()]
+        # multiset splits on "^^<delim>" and then strips quotes and backslash escapes from each
+        # item (switch_separate_string); a value with any of those is set on its own instead.
+        if len(items) > 1 and not any(c in value for _, value in items for c in "|'\\\""):
+            await self._exec("multiset", "^^|" + "|".join(f"{name}={value}" for name, value in items))
+            return
+        for name, value in items:
+            await self._exec("set", f"{name}={value}")
+
     async def get_var(self, name: str) -> str | None:
         self._check()
         return await self.session.getvar(_check_var(name))

@@ -165,9 +165,9 @@ class ConsentService:
         await self._store(decision)
         if hangup is not None:
             raise hangup
-        await call.set_var(VAR_POLICY, decision.policy)
-        await call.set_var(VAR_DECISION, decision.decision)
-        await call.set_var(VAR_PATH, decision.recording)
+        await call.set_vars(
+            {VAR_POLICY: decision.policy, VAR_DECISION: decision.decision, VAR_PATH: decision.recording}
+        )
         return decision
 
     async def request_recording(self, call: Call, *, requested_by: str) -> str | None:

@@ -261,6 +261,10 @@ class ScriptedCall:
         else:
             self._variables[name] = value
 
+    async def set_vars(self, variables: Mapping[str, str]) -> None:
+        for name, value in variables.items():
+            await self.set_var(name, value)
+
     async def get_var(self, name: str) -> str | None:
         self._act("get_var", name)
         return self._variables.get(name)

@@ -65,8 +65,7 @@ async def run_collect(node: CollectNode, ctx: FlowContext) -> NodeResult:
         ctx.step.add_digits(log_form(result.digits, mode) if node.sensitive else result.digits)
     kept = stored_form(result.digits, mode) if result.ok else None
     # Overwrite what the switch stored before anything else can read it (CDR, later nodes).
-    await ctx.call.set_var(PRIVATE_VARIABLE, "")
-    await ctx.call.set_var(f"{PRIVATE_VARIABLE}_invalid", "")
+    await ctx.call.set_vars({PRIVATE_VARIABLE: "", f"{PRIVATE_VARIABLE}_invalid": ""})
     if kept is not None:
         ctx.variables[node.variable] = kept
         await ctx.call.set_var(node.variable, kept)
