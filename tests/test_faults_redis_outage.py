@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from esl_apps.features.agents import AgentStore
 from esl_apps.sim import AgentBehaviour, CallerScript, Emulator
+from esl_apps.store.connect import connect
 from tests.support.faults_rig import (
     CALLER,
     DID,
@@ -56,7 +56,7 @@ def _metrics(address: str) -> dict[str, float]:
     }
 
 
-async def _stream(client: aioredis.Redis, name: str) -> list[dict[str, Any]]:
+async def _stream(client: Any, name: str) -> list[dict[str, Any]]:
     return [json.loads(fields["data"]) for _, fields in await client.xrange(f"esl:stream:{name}")]
 
 
@@ -88,7 +88,7 @@ def test_redis_outage_under_load_loses_no_record(tmp_path):
     )
 
     async def scenario() -> dict[str, Any]:
-        client = aioredis.from_url(redis_server.url, decode_responses=True)
+        client = connect(redis_server.url)  # retries a connection the restart killed
         agents = AgentStore(client, "esl")
         for agent in SALES_AGENTS:
             await agents.login(agent)

@@ -118,12 +118,13 @@ class DispositionRig:
     async def calls(self, count: int, agent: AgentBehaviour, timeout_s: float = 60.0) -> list[str]:
         """``count`` callers at once, each answered by the agent and wrapped up; their uuids.
 
-        The callers talk 30 emulated seconds: with many calls at once on an accelerated clock, a
-        shorter call could end before the loop has even started its bridge."""
+        The callers talk 300 emulated seconds (3 s real at the default scale): with many calls at
+        once on an accelerated clock and a loaded machine, a shorter call could end before the
+        application has even started its bridge, and then no wrap-up leg exists to count."""
         self.emu.add_endpoint(AGENT_ENDPOINT, agent)
         placed = [
             await self.emu.place_call("7100", caller_number=f"+4477009{n:05d}",
-                                      script=CallerScript(hangup_after_s=30.0))
+                                      script=CallerScript(hangup_after_s=300.0))
             for n in range(count)
         ]
         await asyncio.gather(*(p.wait_done(timeout_s) for p in placed))
