@@ -110,6 +110,7 @@ class HoldMedia:
         if self._task is None or self._task.done():
             self._stopping = asyncio.Event()
             self._task = asyncio.ensure_future(self._run())
+            self._task.add_done_callback(_observe)
         return self._task
 
     async def stop(self) -> str | None:
@@ -179,3 +180,11 @@ class HoldMedia:
                     await self.call.break_media()  # type: ignore[attr-defined]
             await asyncio.wait({inner}, timeout=_BREAK_RETRY_S)
         return inner.result()  # CallHangup from the media step propagates
+
+
+def _observe(task: asyncio.Task[str | None]) -> None:
+    """Mark the hold task's outcome as seen: when the caller hangs up while queued, the queue may
+    end without awaiting it, and its CallHangup would otherwise be logged as "never retrieved".
+    Whoever awaits the task through ``stop`` still gets the exception."""
+    if not task.cancelled():
+        task.exception()
