@@ -3,11 +3,9 @@ disposition is lost, and none is stored twice.
 
 ``esl-apps serve`` runs as a process against a Redis with persistence (AOF, as in production;
 the records written before the stop must survive it), the emulator runs the generated dialplan
-and places 5 calls a second for 12 s; Redis is down for 6 of them. The outage is scaled down from
-30 s because nothing in the spool-and-replay path depends on its length (records go to the spool
-from the first failed write to the first successful replay, whether that takes 6 s or 6 minutes);
-at time_scale 0.05 the 6 s are two minutes of call activity: every kind of record is written
-during the outage (checked below through the metrics: Redis down, spool pending).
+and places one call a second for 60 s; Redis is down for 30 of them, as the issue asks (at
+time_scale 0.05 that is ten minutes of call activity): every kind of record is written during
+the outage (checked below through the metrics: Redis down, spool pending).
 The counts in Redis afterwards are compared with what the emulator saw happen on the calls.
 """
 
@@ -41,9 +39,9 @@ from tests.support.faults_rig import (
     write_config,
 )
 
-RATE = 5  # calls a second
+RATE = 1  # calls a second
 CALLS = 60
-OUTAGE = (15, 45)  # Redis stops before call 15 and starts again before call 45 (6 s)
+OUTAGE = (15, 45)  # Redis stops before call 15 and starts again before call 45 (30 s)
 
 
 def _metrics(address: str) -> dict[str, float]:
