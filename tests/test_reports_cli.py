@@ -83,3 +83,28 @@ def test_report_reads_redis_streams(redis_url: str, capsys: pytest.CaptureFixtur
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     total = next(r for r in rows if r["scope"] == "total")
     assert int(total["offered"]) == 8 and int(total["answered"]) == 4
+
+
+def test_in_process_reader_and_parallel_workers_agree(redis_url: str) -> None:
+    """Sentinel setups are read in-process through RecordLog; plain URLs by worker processes."""
+    from esl_apps.reports.kpi import ReportOptions, compute_report
+    from esl_apps.reports.parallel import report_from_redis
+    from esl_apps.reports.source import load_from_log
+
+    options = ReportOptions(since_ms=1_795_400_000_000, until_ms=1_795_400_000_000 + 3_600_000)
+
+    async def in_process():
+        client = connect(redis_url)
+        log = RecordLog(client, Path("/nonexistent-spool"), "esl", auto_replay=False)
+        for name in ("interactions", "dispositions", "callbacks"):
+            for line in (FIXTURES / "reports" / f"{name}.jsonl").read_text().splitlines():
+                await log.append(name, json.loads(line))
+        records = await load_from_log(log, None)
+        await client.aclose()
+        return compute_report(records["interactions"], records["dispositions"], records["callbacks"], options)
+
+    serial = asyncio.run(in_process())
+    parallel = report_from_redis(redis_url, None, "esl", options)
+    assert serial.total.as_dict() == parallel.total.as_dict()
+    assert serial.total.offered == 8
+    assert dict(serial.dispositions["outcome"]) == dict(parallel.dispositions["outcome"])

@@ -135,35 +135,32 @@ def _report_from_redis(config: Config, url: str | None, options: ReportOptions) 
     except SecretUnavailable as exc:
         raise ConnectionError(f"Redis password: {exc}") from None
     if url is None and settings.sentinel is not None:
-        records = asyncio.run(_from_redis(config, url, options.since_ms, options.until_ms))
+        records = asyncio.run(_sentinel_records(config, options.since_ms))
         return compute_report(records["interactions"], records["dispositions"], records["callbacks"], options)
     target = url or settings.effective_url
     try:
-        redis.Redis.from_url(target, password=password, socket_timeout=5).ping()
+        with redis.Redis.from_url(target, password=password, socket_timeout=5) as probe:
+            probe.ping()  # a clear exit 3 before worker processes start
         return report_from_redis(target, password, settings.key_prefix, options)
     except (RedisError, OSError) as exc:
         raise ConnectionError(f"Redis is unreachable ({exc})") from None
 
 
-async def _from_redis(
-    config: Config, url: str | None, since_ms: int | None, until_ms: int | None
-) -> dict[str, list[dict[str, Any]]]:
+async def _sentinel_records(config: Config, since_ms: int | None) -> dict[str, list[dict[str, Any]]]:
+    """The records through the Sentinel-aware client, in this process (the password was checked
+    by the caller)."""
     from redis.exceptions import RedisError
 
-    from esl_apps.config.settings import SecretUnavailable
     from esl_apps.store.factory import redis_from_settings
     from esl_apps.store.records import RecordLog
 
-    try:
-        client = redis_from_settings(config.pbx.redis, url)
-    except SecretUnavailable as exc:
-        raise ConnectionError(f"Redis password: {exc}") from None
+    client = redis_from_settings(config.pbx.redis)
     try:
         await client.ping()
     except (RedisError, OSError) as exc:
         raise ConnectionError(f"Redis is unreachable ({exc})") from None
     log = RecordLog(client, Path(config.pbx.redis.spool_dir), config.pbx.redis.key_prefix, auto_replay=False)
     try:
-        return await load_from_log(log, since_ms, until_ms)
+        return await load_from_log(log, since_ms)
     finally:
         await client.aclose()
