@@ -106,19 +106,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _records(config: Config, redis_url: str | None, spool_dir: Path | None) -> tuple[Any, Any]:
     from esl_apps.config.pbx import SecretUnavailable
-    from esl_apps.store.connect import connect
+    from esl_apps.store.factory import redis_from_settings
     from esl_apps.store.records import RecordLog
 
     settings = config.pbx.redis
     try:
-        password = settings.password()
+        client = redis_from_settings(settings, redis_url)
     except SecretUnavailable as exc:
         raise ServiceError(f"redis: {exc}") from None
-    if redis_url is None and settings.sentinel is not None:
-        addresses = [parse_host_port(a) for a in settings.sentinel.addresses]
-        client = connect(sentinel=(addresses, settings.sentinel.service), password=password)
-    else:
-        client = connect(redis_url or settings.effective_url, password=password)
     spool = spool_dir or Path(settings.spool_dir)
     try:  # fail at start, not at the first Redis outage, when records could not be kept
         spool.mkdir(mode=0o700, parents=True, exist_ok=True)
