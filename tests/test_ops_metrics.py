@@ -183,6 +183,9 @@ def test_scrape_during_calls_shows_active_calls_agents_queue_outcomes_and_latenc
     assert value(during, "esl_apps_agents", state="logged_out") == 5
     assert value(during, "esl_apps_queue_length", queue="support", group="support") == 1
     assert value(during, "esl_apps_redis_up") == 1 and value(during, "esl_apps_spool_pending") == 0
+    # serve froze its start-up heap (esl/heap.py); no full sweep within the first interval
+    assert value(during, "esl_apps_gc_frozen_objects") > 1000
+    assert value(during, "esl_apps_gc_sweeps_total") == 0
     latency_count = value(during, "esl_apps_esl_latency_seconds_count") or 0
     assert latency_count >= 10  # every command after an awaited completion or reply was measured
     assert value(during, "esl_apps_esl_latency_seconds_bucket", le="+Inf") == latency_count

@@ -26,6 +26,7 @@ from esl_apps.commands._runtime import HealthServer, call_handler, parse_host_po
 from esl_apps.config import Config, ConfigError, load_config
 from esl_apps.engine import FlowEngine
 from esl_apps.engine.trace import log_event
+from esl_apps.esl.heap import CallHeap
 from esl_apps.esl.outbound import OutboundServer
 
 EXIT_OK, EXIT_CONFIG, EXIT_SERVICE = 0, 2, 3
@@ -239,8 +240,10 @@ class Service:
             self.metrics = ServeMetrics(self.config)
             app = self.metrics.wrap(app)
             self.metrics_server = MetricsServer(self.metrics.registry)
+        esl = self.config.pbx.esl
         self.server = OutboundServer(
-            call_handler(app), self.listen[0], self.listen[1], max_calls=self.config.pbx.esl.max_calls
+            call_handler(app), self.listen[0], self.listen[1], max_calls=esl.max_calls,
+            heap=CallHeap(sweep_interval_s=esl.gc_sweep_interval),
         )
         if self.metrics is not None:
             self.metrics.attach(self)

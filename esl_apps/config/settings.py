@@ -104,6 +104,7 @@ class EslSettings(PasswordSource):
     app_listen: HostPort = "127.0.0.1:8084"
     max_calls: int = Field(default=2000, ge=1)
     connect_timeout: float = Field(default=5.0, gt=0)
+    gc_sweep_interval: float = Field(default=300.0, ge=0)  # seconds; 0: the interpreter's own GC policy
 
     @model_validator(mode="after")
     def _one_source(self) -> EslSettings:

@@ -16,16 +16,15 @@ Behaviour that matters to callers (all from the recorded calls, see the traces R
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from .heap import CallHeap
 from .session import ChannelVariables, EventListener, OutboundSession
 
 Handler = Callable[[OutboundSession], Awaitable[None]]
 
 _LOG = logging.getLogger("esl_apps.esl.outbound")
-_GC_PACE = 20  # accepted calls per young-generation collection (more often starves older generations)
 
 __all__ = ["ChannelVariables", "EventListener", "Handler", "OutboundServer", "OutboundSession"]
 
@@ -36,7 +35,8 @@ class OutboundServer:
     `events` adds `event plain ...` subscriptions beyond myevents (e.g. RECORD_START RECORD_STOP);
     `end_timeout_s` bounds the wait for the final events and the exit reply; `max_linger_s` is how long
     a handler may keep the socket after the hangup (post-call work, api on a lingering socket);
-    `setup_timeout_s` bounds the wait for the `connect` reply (FreeSWITCH answers at once).
+    `setup_timeout_s` bounds the wait for the `connect` reply (FreeSWITCH answers at once); `heap` is
+    the garbage-collector policy that keeps collector pauses short with thousands of calls up.
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class OutboundServer:
         end_timeout_s: float = 2.0,
         max_linger_s: float = 60.0,
         setup_timeout_s: float = 10.0,
+        heap: CallHeap | None = None,
     ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
@@ -65,9 +66,9 @@ class OutboundServer:
         self.end_timeout_s = end_timeout_s
         self.max_linger_s = max_linger_s
         self.setup_timeout_s = setup_timeout_s
+        self.heap = heap if heap is not None else CallHeap()
         self._server: asyncio.Server | None = None
         self._sessions: set[OutboundSession] = set()
-        self._admitted = 0
         self._stopping = False
         self._drained: asyncio.Event | None = None
         self.refused_calls = 0
@@ -85,6 +86,7 @@ class OutboundServer:
             lambda: OutboundSession(self), self.host, self.port, reuse_address=True, backlog=1024
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.heap.started()
         self.log.info(
             "outbound ESL server listening on %s:%d (max %d calls)", self.host, self.port, self.max_calls
         )
@@ -118,6 +120,7 @@ class OutboundServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        self.heap.close()
 
     # ------------------------------------------------------------------ session bookkeeping
 
@@ -130,16 +133,13 @@ class OutboundServer:
             )
             return False
         self._sessions.add(session)
-        self._admitted += 1
-        if self._admitted % _GC_PACE == 0:
-            # With calls ending as fast as they start, CPython's young-generation counter rarely
-            # trips, so a collection eventually scans thousands of live calls' objects at once
-            # (26-43 ms pauses, the p99.9 of scripts/bench_runtime.py). A small collection every
-            # few calls keeps each pause short (measured: p99.9 27-32 ms -> 2-3 ms, CPU unchanged).
-            gc.collect(0)
+        self.heap.call_admitted()
         return True
 
     def _release(self, session: OutboundSession) -> None:
         self._sessions.discard(session)
-        if not self._sessions and self._drained is not None:
-            self._drained.set()
+        if not self._sessions:
+            if self._drained is not None:
+                self._drained.set()
+            else:
+                self.heap.calls_drained()

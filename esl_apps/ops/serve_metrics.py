@@ -13,6 +13,9 @@
 * ``esl_apps_esl_latency_seconds``: from a message the application awaited (an application's
   CHANNEL_EXECUTE_COMPLETE, a command or api reply) arriving to its next command being written:
   the application's share of every pause a caller hears between two prompts.
+* ``esl_apps_gc_sweeps_total``, ``esl_apps_gc_sweep_pause_seconds`` (the last one) and
+  ``esl_apps_gc_frozen_objects``: the full garbage collections that pause every call at once
+  (esl_apps/esl/heap.py: one every ``esl.gc_sweep_interval`` under load), and what they will scan.
 * ``esl_apps_redis_up`` (0 while Redis cannot be read: calls ring everyone, records spool) and
   ``esl_apps_spool_pending`` (1 while records wait on disk for Redis).
 """
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +69,11 @@ class ServeMetrics:
             "awaited ESL message (execute complete, reply) received -> next command sent",
             LATENCY_BUCKETS,
         )
+        self.gc_sweeps = r.counter("esl_apps_gc_sweeps_total", "full garbage collections (every call paused)")
+        self.gc_pause = r.gauge("esl_apps_gc_sweep_pause_seconds", "how long the last full collection took")
+        self.gc_frozen = r.gauge(
+            "esl_apps_gc_frozen_objects", "objects kept out of small collections (scanned by the next sweep)"
+        )
         self.redis_up = r.gauge("esl_apps_redis_up", "1 when Redis answered the last metrics read")
         self.spool = r.gauge("esl_apps_spool_pending", "1 while records wait in the spool for Redis")
         self._service: Any = None
@@ -92,6 +101,9 @@ class ServeMetrics:
             self.active.set(server.active_calls)
             self.max_calls.set(server.max_calls)
             self.refused.set_total(server.refused_calls)
+            self.gc_sweeps.set_total(server.heap.sweeps)
+            self.gc_pause.set(server.heap.last_sweep_pause_s)
+        self.gc_frozen.set(gc.get_freeze_count())
         records = getattr(service, "records", None)
         spool = getattr(records, "spool", None)
         if spool is not None:
