@@ -19,11 +19,11 @@ class Leg:
     @property
     def leg_timeout(self) -> float | None:
         value = self.variables.get("leg_timeout") or self.variables.get("call_timeout")
-        return _number(value)
+        return number(value)
 
     @property
     def delay_start(self) -> float:
-        return _number(self.variables.get("leg_delay_start")) or 0.0
+        return number(self.variables.get("leg_delay_start")) or 0.0
 
     @property
     def user(self) -> str:
@@ -38,10 +38,10 @@ class Group:
 
     @property
     def originate_timeout(self) -> float:
-        return _number(self.variables.get("originate_timeout")) or 60.0
+        return number(self.variables.get("originate_timeout")) or 60.0
 
 
-def _number(value: str | None) -> float | None:
+def number(value: str | None) -> float | None:
     if value is None or value == "":
         return None
     try:

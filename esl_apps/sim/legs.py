@@ -5,6 +5,10 @@ Each leg follows its endpoint's :class:`AgentBehaviour`: answer after N s, ring 
 Timeouts as switch_ivr_originate: ``leg_timeout`` ends that leg with ALLOTTED_TIMEOUT,
 ``originate_timeout`` ends the whole group with NO_ANSWER; when one leg answers the others lose the
 race (LOSE_RACE); when the caller hangs up they are cancelled (ORIGINATOR_CANCEL).
+With ``group_confirm_key`` a leg that picks up wins only once the key is pressed (collect_thread_run:
+the prompt repeats until then); meanwhile it keeps its ``leg_timeout`` from the start of ringing, or
+``group_confirm_timeout`` seconds from the pick-up (0, or ``group_confirm_cancel_timeout``: no limit),
+and is hung up with ALLOTTED_TIMEOUT when that runs out.
 Every attempt lands in ``emu.ring_log`` (and the call's record) with its start, end and outcome.
 """
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from esl_apps.sim import templates as T
-from esl_apps.sim.dialstring import Group, Leg
+from esl_apps.sim.dialstring import Group, Leg, number
 from esl_apps.sim.record import RingAttempt
 from esl_apps.sim.scripts import AgentBehaviour
 
@@ -183,14 +187,42 @@ class Ringer:
         if cause == "NONE":
             if answered.done():
                 return
+            confirm = leg.variables.get("group_confirm_key")
+            if confirm:
+                emu.answer(ch)  # picked up; FreeSWITCH now plays group_confirm_file to this leg
+                attempt.ring.picked_up_unconfirmed = True
+                if not await self._confirmation(attempt, behaviour, limit, delay) or answered.done():
+                    return
+                attempt.ring.picked_up_unconfirmed = False
             attempt.cause = "NONE"
             attempt.ring.outcome = "answered"
-            attempt.ring.end = emu.clock.elapsed()  # ringing ends when the agent picks up
-            emu.answer(ch)
+            attempt.ring.end = emu.clock.elapsed()  # ringing ends when the agent picks up (or confirms)
+            if not confirm:
+                emu.answer(ch)
             answered.set_result(attempt)
             attempt.done.set()
             return
         self.finish(attempt, cause)
+
+    async def _confirmation(self, attempt: Attempt, behaviour: AgentBehaviour, limit: float | None,
+                            picked_up_after: float) -> bool:
+        """-> True once the agent pressed the key; False when the leg's time ran out (hung up)."""
+        variables = attempt.leg.variables
+        extend = number(variables.get("group_confirm_timeout"))
+        if extend is not None:
+            remaining = extend if extend > 0 else None
+        elif variables.get("group_confirm_cancel_timeout", "").lower() in ("true", "yes", "on", "1"):
+            remaining = None
+        else:
+            remaining = None if limit is None else max(0.0, limit - picked_up_after)
+        if behaviour.confirms and (remaining is None or behaviour.confirm_after_s <= remaining):
+            await self.emu.clock.sleep(behaviour.confirm_after_s)
+            return attempt.cause is None
+        if remaining is None:
+            await asyncio.Event().wait()  # the group's timeout or the caller's hangup ends it
+        await self.emu.clock.sleep(remaining or 0.0)
+        self.finish(attempt, "ALLOTTED_TIMEOUT")
+        return False
 
     def finish(self, attempt: Attempt, cause: str) -> None:
         """A leg that did not answer: hang its channel up with ``cause``."""

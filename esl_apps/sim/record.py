@@ -62,6 +62,7 @@ class RingAttempt:
     end: float | None = None
     outcome: str = "ringing"  # answered | no_answer | busy | rejected | unregistered | cancelled | lose_race
     call_uuid: str | None = None  # the caller's leg that rang this agent (None: originate)
+    picked_up_unconfirmed: bool = False  # answered, never pressed group_confirm_key (voicemail)
 
 
 @dataclass

@@ -37,6 +37,10 @@ class AgentBehaviour:
     first_digit_after_s: float = 1.6  # wrap-up keys: the agent needs a moment (trace 04a: ~1.6 s)
     digit_gap_s: float = 0.4
     hangup_after_wrapup_s: float | None = None  # agent hangs up this long after keying the code
+    # group_confirm_key on the leg: a person presses the key this long after picking up; a voicemail
+    # or an auto-answering phone (confirms=False) never does
+    confirms: bool = True
+    confirm_after_s: float = 1.5
 
 
 class Party:
