@@ -8,15 +8,13 @@ from datetime import UTC, datetime
 
 from esl_apps.commands._dispatch import CallRouter
 from esl_apps.commands._runtime import call_handler
-from esl_apps.commands._simulation import generated_dialplan
 from esl_apps.engine import FlowEngine
 from esl_apps.esl.outbound import OutboundServer
 from esl_apps.features.agents import AgentStatus, AgentStore
-from esl_apps.sim.emulator import Emulator
 from esl_apps.sim.scripts import AgentBehaviour, CallerScript
 from esl_apps.store.connect import connect
 from esl_apps.store.records import MemoryRecordLog
-from tests.support.flow_harness import make_config
+from tests.support.flow_harness import emulated_pbx, make_config
 
 
 async def _with_stack(tmp_path, redis_url, body):
@@ -27,12 +25,7 @@ async def _with_stack(tmp_path, redis_url, body):
     engine = FlowEngine(config, records=records, clock=lambda: datetime(2026, 11, 23, 10, tzinfo=UTC))
     server = OutboundServer(call_handler(CallRouter(config, engine, agents=agents)), "127.0.0.1", 0)
     await server.start()
-    emu = Emulator(time_scale=0.01)
-    await emu.start()
-    generated_dialplan(emu, config, server.port, tmp_path)
-    for agent in config.pbx.agents:
-        for endpoint in config.pbx.dial_strings(agent):
-            emu.add_endpoint(endpoint, AgentBehaviour(mode="no_answer"))
+    emu = await emulated_pbx(config, server.port, tmp_path, AgentBehaviour(mode="no_answer"))
     try:
         return await body(emu, agents)
     finally:

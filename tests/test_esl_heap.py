@@ -15,14 +15,12 @@ import pytest
 
 from esl_apps.commands._dispatch import CallRouter
 from esl_apps.commands._runtime import call_handler
-from esl_apps.commands._simulation import generated_dialplan
 from esl_apps.engine import FlowEngine
 from esl_apps.esl.heap import CallHeap
 from esl_apps.esl.outbound import OutboundServer, OutboundSession
-from esl_apps.sim.emulator import Emulator
 from esl_apps.sim.scripts import AgentBehaviour, CallerScript
 from esl_apps.store.records import MemoryRecordLog
-from tests.support.flow_harness import make_config
+from tests.support.flow_harness import emulated_pbx, make_config
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday, office open
 
@@ -78,16 +76,22 @@ def test_a_young_cycle_is_freed_at_the_next_paced_collection_and_survivors_are_f
     assert live.other is live
 
 
-def test_a_cycle_that_dies_after_freezing_waits_for_the_interval_sweep() -> None:
-    gc.disable()
-    clock = Clock()
+def died_after_freezing(clock: Clock) -> tuple[CallHeap, weakref.ref[Node]]:
+    """A heap with one cycle that was frozen while live (a call in progress) and is garbage now."""
+    gc.disable()  # only the policy collects
     heap = CallHeap(pace=1, sweep_interval_s=300, clock=clock)
     heap.started()
     holder = [Node()]
     holder[0].other = holder[0]
     late = weakref.ref(holder[0])
-    heap.call_admitted()  # frozen while live (a call in progress)
-    holder.clear()  # the call ends, its cycle is garbage
+    heap.call_admitted()
+    holder.clear()
+    return heap, late
+
+
+def test_a_cycle_that_dies_after_freezing_waits_for_the_interval_sweep() -> None:
+    clock = Clock()
+    heap, late = died_after_freezing(clock)
     clock.now += 299
     heap.call_admitted()
     gc.collect(1)
@@ -99,15 +103,8 @@ def test_a_cycle_that_dies_after_freezing_waits_for_the_interval_sweep() -> None
 
 
 def test_an_idle_server_sweeps_once_a_tenth_of_the_interval_has_passed() -> None:
-    gc.disable()
     clock = Clock()
-    heap = CallHeap(pace=1, sweep_interval_s=300, clock=clock)
-    heap.started()
-    holder = [Node()]
-    holder[0].other = holder[0]
-    late = weakref.ref(holder[0])
-    heap.call_admitted()
-    holder.clear()
+    heap, late = died_after_freezing(clock)
     clock.now += 29
     heap.calls_drained()
     assert late() is not None and heap.sweeps == 0  # idle again within 30 s: not worth a sweep
@@ -158,12 +155,7 @@ async def _calls(tmp_path: Any, scripts: list[CallerScript]) -> list[weakref.ref
     # A pace no test reaches and no sweeps: no collection runs unless a test asks for one.
     server = OutboundServer(handler, "127.0.0.1", 0, heap=CallHeap(pace=10**9, sweep_interval_s=0))
     await server.start()
-    emu = Emulator(time_scale=0.01)
-    await emu.start()
-    generated_dialplan(emu, config, server.port, tmp_path)
-    for agent in config.pbx.agents:
-        for endpoint in config.pbx.dial_strings(agent):
-            emu.add_endpoint(endpoint, AgentBehaviour(answer_after_s=1.0, talk_s=5.0))
+    emu = await emulated_pbx(config, server.port, tmp_path, AgentBehaviour(answer_after_s=1.0, talk_s=5.0))
     try:
         for script in scripts:
             call = await emu.place_call("+442071234567", caller_number="+441632960001", script=script)

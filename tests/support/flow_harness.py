@@ -17,15 +17,17 @@ from typing import Any
 import yaml
 
 from esl_apps import resources
+from esl_apps.commands._simulation import generated_dialplan
 from esl_apps.config import Config
 from esl_apps.config.dispositions import Codebook
 from esl_apps.config.flows import Flow
 from esl_apps.config.pbx import PbxConfig
 from esl_apps.engine import CallTrace, FlowEngine
+from esl_apps.sim import AgentBehaviour, Emulator
 from esl_apps.store.records import MemoryRecordLog
 from tests.support.scripted_call import FakeClock, ScriptedCall
 
-__all__ = ["BYE", "Harness", "example_config", "flow", "harness", "make_config", "records_of"]
+__all__ = ["BYE", "Harness", "emulated_pbx", "example_config", "flow", "harness", "make_config", "records_of"]
 
 
 @cache
@@ -113,3 +115,15 @@ def flow(nodes: dict[str, Any], start: str | None = None, **extra: Any) -> dict[
 
 def harness(tmp_path, nodes: dict[str, Any], **kw: Any) -> Harness:
     return Harness(tmp_path, flows={"t": flow(nodes, **kw)})
+
+
+async def emulated_pbx(config: Config, app_port: int, workdir: Path, phone: AgentBehaviour) -> Emulator:
+    """A started emulator running the dialplan ``esl-apps build`` makes of ``config`` (its socket
+    actions pointing at ``app_port``), every agent's phone behaving as ``phone``. Stop it when done."""
+    emu = Emulator(time_scale=0.01)
+    await emu.start()
+    generated_dialplan(emu, config, app_port, workdir)
+    for agent in config.pbx.agents:
+        for endpoint in config.pbx.dial_strings(agent):
+            emu.add_endpoint(endpoint, phone)
+    return emu
