@@ -46,6 +46,9 @@ class CollectResult:
     status: CollectStatus
     terminator: str | None = None
     invalid_digits: str | None = None
+    # False when the switch could not play the prompt at all (a missing file, no TTS engine): the
+    # caller heard nothing, which is not the same as a caller who heard it and keyed nothing
+    prompt_played: bool = True
 
     @property
     def ok(self) -> bool:

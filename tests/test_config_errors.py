@@ -416,6 +416,17 @@ def test_missing_prompt_under_sounds_dir_is_a_warning(tree: Tree, tmp_path: Path
     assert ("pbx.yaml", "recording.prompts.notice") in warnings
 
 
+def test_a_prompt_in_a_sample_rate_folder_is_found_as_freeswitch_finds_it(tree: Tree, tmp_path: Path) -> None:
+    # The stock sound packages keep ivr/8000/x.wav, ivr/16000/x.wav...; prompts name ivr/x.wav.
+    sounds = tmp_path / "sounds"
+    (sounds / "ivr" / "16000").mkdir(parents=True)
+    (sounds / "ivr" / "16000" / "support-intro.wav").write_bytes(b"RIFF")
+    tree.edit("pbx.yaml", "/usr/share/freeswitch/sounds/en/us/callie", str(sounds))
+    warnings = {(Path(w.file).name, w.key_path) for w in tree.load().warnings}
+    assert ("support.yaml", "nodes.intro.prompt") not in warnings
+    assert ("main.yaml", "nodes.welcome.prompt") in warnings  # ivr/welcome.wav is in no folder
+
+
 def test_an_unreadable_flow_is_reported_once(tree: Tree) -> None:
     tree.write("support.yaml", "flow: support\nstart: [intro\n")
     issues = tree.issues()

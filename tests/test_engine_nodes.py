@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.flow_harness import BYE, Harness, flow, harness
+from tests.support.flow_harness import BYE, Harness, example_config, flow, harness
 from tests.support.scripted_call import FakeClock
 
 
@@ -311,3 +311,22 @@ def test_branch_time_holiday_falls_back_to_closed(tmp_path):
     }
     h = Harness(tmp_path, clock=FakeClock(datetime(2026, 12, 25, 10, tzinfo=UTC)), flows={"t": flow(nodes)})
     assert h.run(h.call(), "t").path == ["t", "c"]
+
+
+def test_a_menu_prompt_file_missing_under_sounds_dir_is_left_out_so_the_caller_can_still_key(tmp_path):
+    # On FreeSWITCH a collection whose prompt cannot be opened ends every try at once (switch_ivr_read):
+    # the caller could never key. With sounds_dir on this machine the engine knows and leaves it out.
+    sounds = tmp_path / "sounds"
+    (sounds / "ivr" / "8000").mkdir(parents=True)
+    (sounds / "ivr" / "8000" / "here.wav").write_bytes(b"RIFF")
+    nodes = menu_nodes()
+    nodes["m"]["prompt"] = ["ivr/gone.wav", "ivr/here.wav", {"tts": "Press 1 or 2"}]
+    base = example_config().pbx.dialplan
+    h = Harness(tmp_path, flows={"t": flow(nodes)},
+                pbx={"dialplan": base.model_copy(update={"sounds_dir": str(sounds)})})
+    call = h.call(inputs=["2"])
+    trace = h.run(call, "t")
+    assert call.of("collect")[0][1] == "file_string://ivr/here.wav!say:Press 1 or 2"
+    assert trace.path == ["m", "two", "bye"]
+    assert trace.steps[0].detail["missing_prompts"] == ["ivr/gone.wav"]
+    assert "ivr/gone.wav" not in trace.steps[0].prompts

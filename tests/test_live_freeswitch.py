@@ -14,35 +14,27 @@ from __future__ import annotations
 
 import array
 import asyncio
-import dataclasses
 import os
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from esl_apps.call import BridgeOutcome, BridgeTarget, CollectResult, CollectStatus
-from esl_apps.commands._dispatch import CallRouter
-from esl_apps.commands._runtime import call_handler
-from esl_apps.commands._simulation import run_simulation, scratch_config
-from esl_apps.config import Config, load_config
+from esl_apps.config import load_config
 from esl_apps.dialplan import build_dialplan
-from esl_apps.engine import FlowEngine
 from esl_apps.esl.fscall import FreeSwitchCall
 from esl_apps.esl.inbound import AuthenticationError, InboundClient
 from esl_apps.esl.outbound import OutboundSession
 from esl_apps.esl.protocol import Event
-from esl_apps.store.records import MemoryRecordLog
+from tests.support.live_fixtures import for_switch, run, settle
 from tests.support.live_fs import (
     AGENT_EXTENSION,
     APP_EXTENSION,
-    ENV_DIALPLAN_DIR,
     ENV_RECORDINGS_DIR,
     TEST_CONTEXT,
     TEST_FILE,
@@ -54,57 +46,9 @@ from tests.support.live_fs import (
     run_socket_call,
 )
 
-pytestmark = pytest.mark.freeswitch
+pytestmark = [pytest.mark.freeswitch, pytest.mark.usefixtures("live")]
 
-T = TypeVar("T")
 TONE = "tone_stream://%(200,0,440);loops=2"  # 0.4 s, no sound files needed (mod_tone_stream)
-REQUIRED_MODULES = ("mod_commands", "mod_dptools", "mod_dialplan_xml", "mod_loopback", "mod_tone_stream",
-                    "mod_sndfile", "mod_voicemail")
-
-
-def run(coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout_s))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def live() -> LiveSettings:
-    """Skips the whole module (one reason) unless a FreeSWITCH is configured and reachable."""
-    settings = LiveSettings.from_env()
-    if isinstance(settings, str):
-        pytest.skip(settings)
-    problem = settings.unreachable()
-    if problem:
-        pytest.skip(problem)
-    return settings
-
-
-def missing_modules(live: LiveSettings, modules: tuple[str, ...]) -> list[str]:
-    """The modules of ``modules`` FreeSWITCH has NOT loaded (``api module_exists``)."""
-    async def ask() -> list[str]:
-        async with FsControl(live) as fs:
-            return await fs.missing_modules(modules)
-
-    return run(ask(), 15)
-
-
-@pytest.fixture(scope="module")
-def dialplan(live: LiveSettings) -> Iterator[DialplanDir]:
-    if live.dialplan_dir is None:
-        pytest.skip(f"set {ENV_DIALPLAN_DIR} (e.g. /etc/freeswitch/dialplan) for the call tests")
-    missing = missing_modules(live, REQUIRED_MODULES)
-    if missing:  # configured but unfit: a failure to fix, not a skip (docs/live-testing.md)
-        pytest.fail(f"FreeSWITCH lacks {', '.join(missing)}: load them in modules.conf.xml")
-    directory = DialplanDir(live)
-    try:
-        yield directory
-    finally:
-        directory.restore()
-
-
-@pytest.fixture(scope="module")
-def app_port(live: LiveSettings, dialplan: DialplanDir) -> int:
-    """One port for the whole module, so the test extension is written (and reloaded) once."""
-    return live.free_app_port()
 
 
 def socket_test_extensions(app_host: str, app_port: int) -> str:
@@ -136,22 +80,6 @@ def socket_ext(live: LiveSettings, dialplan: DialplanDir, app_port: int) -> int:
     if dialplan.install(TEST_FILE, socket_test_extensions(live.app_host, app_port)):
         assert dialplan.reload() == "+OK [Success]"
     return app_port
-
-
-def settle(result: CallRun, tmp_path: Path) -> CallRun:
-    """Keep the wire log; turn an application failure into a test failure that names it."""
-    log = tmp_path / "wire.txt"
-    log.write_text(result.tap.transcript(), encoding="utf-8")
-    if result.error is not None:
-        raise AssertionError(f"the call failed: {result.error!r} (wire log: {log})") from result.error
-    assert result.session is not None, f"FreeSWITCH never reached the socket application (wire log: {log})"
-    return result
-
-
-def for_switch(config: Config, host: str, port: int) -> Config:
-    """The configuration with the generated socket actions pointing at ``host:port``."""
-    settings = config.pbx.dialplan.model_copy(update={"app_host": host, "app_port": port})
-    return dataclasses.replace(config, pbx=config.pbx.model_copy(update={"dialplan": settings}))
 
 
 def did_actions(files: Mapping[str, str], context: str, number: str) -> list[tuple[str, str]]:
@@ -343,38 +271,3 @@ def test_generated_dialplan_falls_back_when_no_app_listens(live: LiveSettings, d
     assert 0 <= waited_us < 2_000_000, f"socket took {waited_us / 1e6:.1f}s to give up"
 
 
-def test_serve_router_runs_the_did_flow(
-    live: LiveSettings, dialplan: DialplanDir, app_port: int, tmp_path: Path
-) -> None:
-    """The generated dialplan hands a DID call to what `esl-apps serve` runs (CallRouter + engine),
-    and the call takes the same path through the flow as in `esl-apps simulate`."""
-    if missing_modules(live, ("mod_flite",)):
-        pytest.skip("the example flow's menus are spoken with mod_flite; load it to run this test")
-    config = scratch_config(load_config(), tmp_path / "work")
-    did = config.pbx.dids[0]
-    closed = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Europe/London"))  # a Sunday: closed menu
-    records = MemoryRecordLog()
-    engine = FlowEngine(config, records=records, clock=lambda: closed)
-    handler = call_handler(CallRouter(config, engine))
-    build_dialplan(for_switch(config, live.app_host, app_port), dialplan.root)
-    assert dialplan.reload() == "+OK [Success]"
-
-    async def scenario() -> tuple[CallRun, Any, list[dict[str, Any]]]:
-        simulated = await run_simulation(config, did=did.number, digits=["1"], at=closed,
-                                         workdir=tmp_path / "simulated")
-        async with FsControl(live) as fs:
-            result = await run_socket_call(fs, handler, app_port=app_port, destination=did.number.lstrip("+"),
-                                           context=config.pbx.dialplan.context, dtmf=("1",),
-                                           hangup_on=("voicemail",), timeout_s=45)
-        await engine.close()
-        return result, simulated, [r async for r in records.read("calls")]
-
-    result, simulated, calls = run(scenario(), 90)
-    settle(result, tmp_path)
-    assert result.session is not None and result.session.variables.get("esl_apps_entry") == "did"
-    assert calls, "the engine stored no trace"
-    trace = calls[-1]
-    assert trace["call_uuid"] == result.session.uuid and trace["flow"] == did.flow
-    assert trace["path"] == simulated.trace["path"], (trace["path"], simulated.trace["path"])
-    keyed = [step.get("digits") for step in trace["steps"] if step.get("digits")]
-    assert keyed == ["1"]

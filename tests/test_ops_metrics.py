@@ -154,6 +154,10 @@ def test_scrape_during_calls_shows_active_calls_agents_queue_outcomes_and_latenc
                 if await client.zcard("esl:{rg:support}:q:support:wait"):
                     break
                 await asyncio.sleep(0.02)
+            for _ in range(200):  # and the finished call's session has sent exit (after its last events)
+                if service.server.active_calls <= 2:
+                    break
+                await asyncio.sleep(0.02)
             during = parse_exposition((await asyncio.to_thread(_scrape, url))[2])
             waiting.hangup()
             in_menu.hangup()

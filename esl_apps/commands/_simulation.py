@@ -167,6 +167,7 @@ async def run_simulation(
     time_scale: float = 0.002,
     workdir: Path | None = None,
     timeout_s: float = 60.0,
+    missing_files: Sequence[str] = (),
 ) -> SimulationResult:
     from esl_apps.sim.emulator import Emulator
     from esl_apps.sim.scripts import AgentBehaviour, CallerScript
@@ -179,6 +180,7 @@ async def run_simulation(
         raise ValueError("no DID to call: give --did or add dids to pbx.yaml")
     start = at or datetime.now(UTC)
     emu = Emulator(time_scale=time_scale)
+    emu.missing_files.update(missing_files)  # prompt files the switch does not have
     records = MemoryRecordLog()
 
     def clock() -> datetime:

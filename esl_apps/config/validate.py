@@ -105,16 +105,23 @@ def check_codebook(book: Codebook, report: Reporter, raw: Any) -> None:
             report(("capture", "hotkeys", key), unknown_name("code", value, raw_codes))
 
 
+SOUND_RATES = (8000, 16000, 32000, 48000)
+"""mod_sndfile opens ``dir/<rate>/name`` before ``dir/name`` (the stock sound packages' layout:
+``ivr/8000/ivr-welcome.wav`` is played as ``ivr/ivr-welcome.wav``)."""
+
+
 def missing_prompt(sounds_dir: str | None, prompt: str) -> bool:
-    """True for a plain prompt file that exists neither under sounds_dir nor as an absolute path.
+    """True for a plain prompt file FreeSWITCH would not find: neither under sounds_dir (directly
+    or in a sample-rate folder beside the name) nor as an absolute path.
 
     Streams (``tone_stream://``), variables, and any relative path when there is no sounds_dir
     on this machine to look in cannot be checked here, so they are never reported.
     """
     if not sounds_dir or not prompt or "://" in prompt or "$" in prompt or not Path(sounds_dir).is_dir():
         return False
-    path = Path(prompt)
-    return not (path.exists() if path.is_absolute() else (Path(sounds_dir) / path).exists())
+    path = Path(prompt) if Path(prompt).is_absolute() else Path(sounds_dir) / prompt
+    candidates = [path, *(path.parent / str(rate) / path.name for rate in SOUND_RATES)]
+    return not any(candidate.is_file() for candidate in candidates)
 
 
 def _names(pbx: Checked | None, flows: Mapping[str, Checked]) -> Names:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from esl_apps.config.flows import PromptItem, SayPrompt, SaySpec, TtsPrompt
+from esl_apps.config.validate import missing_prompt
 from esl_apps.engine.context import FlowContext
 
 __all__ = [
@@ -49,6 +50,18 @@ async def say_value(spec: SaySpec, ctx: FlowContext) -> None:
     await ctx.call.say(spec.language or ctx.flow.language, kind, method, ctx.expand(spec.value))
 
 
+def _skipped_missing(path: str, ctx: FlowContext) -> bool:
+    """A prompt file the switch would not find (checked under ``dialplan.sounds_dir`` when that
+    folder is on this machine, as with ESL on loopback) is left out and logged. Inside a digit
+    collection it must be: FreeSWITCH's read gives up at once when its prompt cannot be opened
+    (switch_ivr_read), so every try would pass without the caller being able to key anything."""
+    if not missing_prompt(ctx.pbx.dialplan.sounds_dir, path):
+        return False
+    ctx.logger.warning("call %s: prompt %s not found (node %s); left out", ctx.uuid, path, ctx.node_id)
+    ctx.step.detail.setdefault("missing_prompts", []).append(path)
+    return True
+
+
 async def play_items(items: Sequence[PromptItem], ctx: FlowContext) -> None:
     """Play items one by one (no digits expected); a missing file is logged, the flow goes on."""
     for item in items:
@@ -59,6 +72,8 @@ async def play_items(items: Sequence[PromptItem], ctx: FlowContext) -> None:
             await ctx.call.speak(ctx.expand(item.tts), engine, voice)
         elif isinstance(item, SayPrompt):
             await say_value(item.say, ctx)
+        elif _skipped_missing(label, ctx):
+            continue
         else:
             reply = await ctx.call.play(label)
             if "NOT FOUND" in reply.upper():
@@ -90,11 +105,12 @@ def render(
                 "call %s: node %s: a say value cannot be part of this prompt; skipped", ctx.uuid, ctx.node_id
             )
             continue
-        labels.append(prompt_label(item, ctx))
         if isinstance(item, TtsPrompt):
+            labels.append(prompt_label(item, ctx))
             voice = _tts_voice(item, ctx)
             parts.append("say:" + _tts_text(ctx.expand(item.tts)))
-        else:
+        elif not _skipped_missing(ctx.expand(item), ctx):
+            labels.append(prompt_label(item, ctx))
             parts.append(ctx.expand(item))
     if not parts:
         return None, None, labels

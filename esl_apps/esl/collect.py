@@ -103,3 +103,13 @@ def collect_result(
             return CollectResult("", CollectStatus.SUCCESS, terminator, None)
         return CollectResult("", CollectStatus.INVALID, terminator, invalid)
     return CollectResult("", CollectStatus.TIMEOUT, None, invalid)
+
+
+def without_files(prompt: str) -> str:
+    """What a collection can still play when FreeSWITCH could not open its prompt: the spoken
+    (``say:``) and generated (``tone_stream://``...) parts, else a moment of silence."""
+    parts = prompt[len("file_string://"):].split("!") if prompt.startswith("file_string://") else [prompt]
+    kept = [part for part in parts if part.startswith("say:") or "://" in part]
+    if not kept:
+        return DEFAULT_INVALID_PROMPT
+    return kept[0] if len(kept) == 1 else "file_string://" + "!".join(kept)

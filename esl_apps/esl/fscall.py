@@ -13,14 +13,17 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 
 from esl_apps.call import BridgeResult, BridgeTarget, CallCommandError, CallHangup, CollectResult
 
 from .bridge_outcome import bridge_result, match_target
-from .collect import build_collect_args, collect_result
+from .collect import DEFAULT_INVALID_PROMPT, build_collect_args, collect_result, without_files
 from .dialstring import build_dial_string
 from .outbound import ChannelVariables, OutboundSession
 from .protocol import Event
+
+_LOG = logging.getLogger(__name__)
 
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _META_KEYS = frozenset("0123456789")
@@ -152,19 +155,40 @@ class FreeSwitchCall:
             digit_timeout_ms=digit_timeout_ms,
             variable=_check_var(variable),
         )
-        keyed: list[str] = []
+        seen: list[tuple[int, str]] = []
         uuid = self.uuid
 
         def on_event(event: Event) -> None:
             if event.name == "DTMF" and event.headers.get("Unique-ID") == uuid:
-                keyed.append(event.headers.get("DTMF-Digit") or "")
+                seen.append((_sequence(event), event.headers.get("DTMF-Digit") or ""))
 
         self.session.add_event_listener(on_event)
         try:
             event = await self._exec("play_and_get_digits", arg)
         finally:
             self.session.remove_event_listener(on_event)
-        return collect_result(ChannelVariables(event.headers), variable, terminators, keyed)
+        # A key the park loop took after the collection ended can arrive in the same read as the
+        # EXECUTE_COMPLETE: only DTMF events sequenced before it belong to this collection.
+        done_at = _sequence(event)
+        keyed = [digit for at, digit in seen if not done_at or at < done_at]
+        variables = ChannelVariables(event.headers)
+        unplayed = variables.get("read_result") is None and not keyed
+        fallback = without_files(prompt)
+        if unplayed and fallback != prompt:
+            # switch_ivr_read clears read_result, then gives up before collecting when its prompt
+            # cannot be opened (a missing sound file): every try passed in an instant and the caller
+            # could not key. Collect again with what can be played, so the menu still works; when
+            # that is only silence the caller heard none of the prompt, and the result says so.
+            _LOG.warning("call %s: FreeSWITCH could not play the prompt %s; collecting without its files",
+                         uuid, prompt)
+            result = await self.collect(
+                fallback, min_digits=min_digits, max_digits=max_digits, tries=tries,
+                timeout_ms=timeout_ms, terminators=terminators, regex=regex, invalid_prompt=invalid_prompt,
+                digit_timeout_ms=digit_timeout_ms, variable=variable,
+            )
+            return replace(result, prompt_played=False) if fallback == DEFAULT_INVALID_PROMPT else result
+        result = collect_result(variables, variable, terminators, keyed)
+        return replace(result, prompt_played=False) if unplayed else result
 
     # ------------------------------------------------------------------ recording
 
@@ -311,3 +335,8 @@ async def _notify_answer(
         await on_answer(agent_id)
     except Exception:  # a bookkeeping failure must not end the conversation
         logging.getLogger(__name__).exception("on_answer callback failed for %s", agent_id)
+
+
+def _sequence(event: Event) -> int:
+    value = event.headers.get("Event-Sequence") or ""
+    return int(value) if value.isdigit() else 0

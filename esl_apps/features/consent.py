@@ -39,7 +39,8 @@ __all__ = [
 
 NOT_RECORDED = "not recorded"
 Policy = Literal["notify_only", "opt_out", "opt_in", "never"]
-Decision = Literal["consented", "declined", "notified", "never", "hangup"]
+Decision = Literal["consented", "declined", "notified", "never", "hangup", "not_announced"]
+UNPLAYED = "unplayed"  # the digit field when the switch could not play the notice
 _RECORDING_ALLOWED = frozenset({"consented", "notified"})
 _UNSAFE_PATH_CHARS = re.compile(r"[^0-9A-Za-z+_.-]")
 
@@ -217,8 +218,8 @@ class ConsentService:
         if request.prompt is None:
             return None
         if request.policy == "notify_only":
-            await call.play(request.prompt)
-            return None
+            reply = (await call.play(request.prompt)).upper()
+            return UNPLAYED if "NOT FOUND" in reply or "ERROR" in reply else None
         result = await call.collect(
             request.prompt,
             min_digits=1,
@@ -228,6 +229,8 @@ class ConsentService:
             terminators="",
             variable="esl_consent_digit",
         )
+        if not result.prompt_played:
+            return UNPLAYED
         return result.digits or "timeout"
 
     async def _start(self, call: Call, request: ConsentRequest) -> str:
@@ -274,6 +277,9 @@ class ConsentService:
 
 
 def _decide(request: ConsentRequest, digit: str | None) -> Decision:
+    if digit == UNPLAYED and request.policy != "never":
+        # Silence can be consent only from a caller who heard the notice: never record unannounced.
+        return "not_announced"
     match request.policy:
         case "never":
             return "never"

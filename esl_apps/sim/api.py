@@ -263,9 +263,9 @@ class Api:
         if session is None:
             return "-ERR No such channel!\n"
         partner = session.loopback_partner
-        if partner is not None:
-            for index, digit in enumerate(words[1]):
-                self.emu.clock.call_later(0.02 * (index + 1), _loopback_dtmf, partner, digit)
+        if partner is not None:  # mod_loopback queues them on the other leg; its reader takes them next frame
+            for digit in words[1]:
+                self.emu.clock.call_later(0.02, self.emu.key, partner.ch, digit, "2000", "UNKNOWN")
         return f"+OK {words[0]} sent DTMF {words[1]}.\n"
 
     def cmd_uuid_broadcast(self, arg: str) -> str:
@@ -316,9 +316,3 @@ class Api:
         session = result.answered.session
         session.release_from_originate(originate_program(self.emu, session, target, context))
         return f"+OK {session.ch.uuid}\n"
-
-
-def _loopback_dtmf(session: ChannelSession, digit: str) -> None:
-    if session.ch.up:
-        session.ch.fire("DTMF", after=[("DTMF-Digit", digit), ("DTMF-Duration", "2000"),
-                                       ("DTMF-Source", "UNKNOWN")])

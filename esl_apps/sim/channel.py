@@ -121,7 +121,8 @@ class Channel:
         self.answered_event = asyncio.Event()
         self.records: list[CallRecord] = []
         self.break_event = asyncio.Event()  # uuid_break / socket resume interrupting media
-        self.dtmf_queue: asyncio.Queue[str] = asyncio.Queue()
+        # (digit, DTMF-Duration, DTMF-Source): the event is fired when a reader dequeues the digit
+        self.dtmf_queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.dtmf_arrived = asyncio.Event()
         self.digits_dialed = ""
         self.listeners: list[Callable[[EmittedEvent], None]] = []

@@ -256,6 +256,12 @@ class Emulator:
 
     # -- what happens to channels ------------------------------------------------------------------
     def answer(self, ch: Channel, *, early_media: bool = True) -> None:
+        session = self.sessions.get(ch.uuid)
+        partner = session.loopback_partner if session is not None else None
+        if partner is not None and not ch.answered and ch.up:
+            # A loopback pair answers together, the a-leg's CHANNEL_ANSWER first (07).
+            partner.ch.mark_answered(self.media_params(partner.ch), early_media=False)
+            early_media = False
         if ch.mark_answered(self.media_params(ch), early_media=early_media):
             script = self.scripts.get(ch.uuid)
             if script is not None and script.hangup_after_s is not None:
@@ -310,13 +316,14 @@ class Emulator:
         if entry and behaviour is not None and behaviour.hangup_after_wrapup_s is not None:
             self.clock.call_later(delay + behaviour.hangup_after_wrapup_s, self._caller_hangs_up, session.ch)
 
-    def key(self, ch: Channel, digit: str) -> None:
-        """A person presses a key on the phone (RFC 2833)."""
+    def key(self, ch: Channel, digit: str, duration: str = "960", source: str = "RTP") -> None:
+        """A person presses a key on the phone (RFC 2833); or, with duration 2000 and source UNKNOWN,
+        a digit that uuid_send_dtmf queued on the other leg of a loopback pair."""
         if not ch.up:
             return
         for record in ch.records:
             record.dtmf.append((self.clock.elapsed(), ch.uuid, digit))
-        ch.dtmf_queue.put_nowait(digit)
+        ch.dtmf_queue.put_nowait((digit, duration, source))
         ch.dtmf_arrived.set()
 
     def caller_audio_s(self, ch: Channel) -> float:

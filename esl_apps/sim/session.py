@@ -196,11 +196,12 @@ class ChannelSession:
 
     def take_digit(self) -> str:
         """Dequeue one keyed digit: this is when FreeSWITCH fires the DTMF event (trace 02)."""
-        digit = self.ch.dtmf_queue.get_nowait()
+        digit, duration, source = self.ch.dtmf_queue.get_nowait()
         if self.ch.dtmf_queue.empty():
             self.ch.dtmf_arrived.clear()
         self.ch.digits_dialed += digit
-        self.ch.fire("DTMF", after=[("DTMF-Digit", digit), ("DTMF-Duration", "960"), ("DTMF-Source", "RTP")])
+        self.ch.fire("DTMF", after=[("DTMF-Digit", digit), ("DTMF-Duration", duration),
+                                    ("DTMF-Source", source)])
         return digit
 
     async def park_loop(self, conn: OutboundConnection | None = None) -> None:
@@ -221,6 +222,12 @@ class ChannelSession:
                     item = self.queue.get_nowait()
                     await self.run_queued(item)
                     continue
+                if not ch.dtmf_queue.empty():
+                    # An idle park reads one frame every 20 ms and uses up a digit per frame: keys
+                    # pressed before a collection starts are gone by then (07; FreeSWITCH 1.11).
+                    self.take_digit()
+                    await self.emu.clock.sleep(0.02)
+                    continue
                 self.wake.clear()
                 await self._wait_wake()
         finally:
@@ -230,11 +237,13 @@ class ChannelSession:
     async def _wait_wake(self) -> None:
         waiter = asyncio.ensure_future(self.wake.wait())
         hang = asyncio.ensure_future(self.ch.hangup_event.wait())
+        digit = asyncio.ensure_future(self.ch.dtmf_arrived.wait())
         try:
-            await asyncio.wait({waiter, hang}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiter, hang, digit}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
             hang.cancel()
+            digit.cancel()
 
     async def run_queued(self, item: QueuedExecute) -> None:
         try:

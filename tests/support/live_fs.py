@@ -285,7 +285,7 @@ async def run_socket_call(
 ) -> CallRun:
     """Originate a loopback call whose b-leg reaches ``app`` through the real outbound socket.
 
-    ``dtmf``: one entry per play_and_get_digits the application starts; each is sent with
+    ``dtmf``: one entry per play_and_get_digits the application starts ("" keys nothing); each is sent with
     ``uuid_send_dtmf`` to the a-leg half a second after the collection began (PAGD flushes DTMF
     when a try starts, so keys sent with its CHANNEL_EXECUTE could be lost). ``hangup_on``: the
     caller hangs up (a-leg killed) a second after the application starts one of these.
@@ -322,7 +322,8 @@ async def _serve(session: OutboundSession, run: CallRun, app: Callable[[Outbound
 
     async def send_keys(keys: str) -> None:
         await asyncio.sleep(0.5)
-        run.dtmf_sent.append((await fs.api("uuid_send_dtmf", f"{run.a_uuid} {keys}")).body.strip())
+        if keys:  # "": the caller keys nothing at this collection
+            run.dtmf_sent.append((await fs.api("uuid_send_dtmf", f"{run.a_uuid} {keys}")).body.strip())
 
     async def caller_hangs_up() -> None:
         await asyncio.sleep(1.0)

@@ -6,7 +6,7 @@ from esl_apps.call import CallHangup
 from esl_apps.config.flows import ConsentNode, PromptItem, TtsPrompt
 from esl_apps.engine.context import FlowContext, NodeResult
 from esl_apps.engine.prompts import ensure_tts, play_items, render, split_for_collect
-from esl_apps.features.consent import ConsentRequest, decision_summary, default_prompt_text
+from esl_apps.features.consent import UNPLAYED, ConsentRequest, decision_summary, default_prompt_text
 
 __all__ = ["resolve_policy", "run_consent"]
 
@@ -42,6 +42,13 @@ async def run_consent(node: ConsentNode, ctx: FlowContext) -> NodeResult:
     items = node.prompt or _default_prompt(policy, ctx, accept, decline)
     before, rest = split_for_collect(items) if policy != "never" else ((), ())
     prompt, voice, labels = render(rest, ctx)
+    if prompt is None and rest and not before:
+        # Every file of the notice is missing on the switch: announce with the policy's TTS text
+        # rather than decide for a caller who heard nothing.
+        spoken = default_prompt_text(policy, accept, decline)  # type: ignore[arg-type]
+        if spoken:
+            ctx.logger.warning("call %s: recording notice not found; announcing it with TTS", ctx.uuid)
+            prompt, voice, labels = render((TtsPrompt(tts=spoken),), ctx)
     ctx.step.prompts.extend(labels)
 
     async def intro() -> None:
@@ -66,7 +73,7 @@ async def run_consent(node: ConsentNode, ctx: FlowContext) -> NodeResult:
             ctx.trace.consent = decision_summary(stored)
         raise
     ctx.trace.consent = decision_summary(decision)
-    if decision.digit and decision.digit not in ("timeout", "hangup"):
+    if decision.digit and decision.digit not in ("timeout", "hangup", UNPLAYED):
         ctx.step.add_digits(decision.digit)
     ctx.note(policy=policy, decision=decision.decision)
     if decision.recorded:
