@@ -152,3 +152,28 @@ def test_prompt_files_missing_on_the_switch_do_not_skip_the_menu_or_record_unann
     collects = call.executed("play_and_get_digits")
     assert len(collects) == 4 and "file_string://" in collects[2]
     assert "'say:For sales, press 1." in collects[3] and "file_string://" not in collects[3]
+
+
+def test_card_payment_masks_the_recording_and_keeps_no_card_number(
+    live: LiveSettings, dialplan: DialplanDir, app_port: int, tmp_path: Path
+) -> None:
+    """Billing -> card payment while the call is recorded: FreeSWITCH accepts every uuid_record
+    mask/unmask (a refusal would stop the recording: the call must still be recorded at the end),
+    one mask span per sensitive collection, and the card number is nowhere in what is stored."""
+    if live.recordings_dir is None:
+        pytest.skip(f"set {ENV_RECORDINGS_DIR} to a directory FreeSWITCH writes for the recording test")
+    config = configure(live, tmp_path, sounds_dir=True)
+    card = "4111111111111111"
+    keys = ("", "3", "1", card + "#", "0530", "737")  # consent (quiet), billing, pay by card, card
+    call = place(live, dialplan, app_port, tmp_path, config, at=OPEN, dtmf=keys, simulated_digits=list(keys))
+    trace = call.trace
+    assert trace["path"][:8] == ["hours", "consent", "vip_check", "main_menu", "billing_menu",
+                                 "payment_intro", "card_number", "card_expiry"]
+    assert "card_cvv" in trace["path"] and "payment_taken" in trace["path"]
+    spans = trace["mask_spans"]
+    assert [s["node"] for s in spans] == ["card_number", "card_expiry", "card_cvv"]
+    assert all(s["start"] <= s["end"] for s in spans)
+    assert not call.executed("stop_record_session")  # every mask was accepted: still recording
+    stored = repr(call.stored) + (tmp_path / "work" / "consent-audit.jsonl").read_text()
+    assert card not in stored
+    assert any("1111" in prompt for step in trace["steps"] for prompt in step.get("prompts", ()))
