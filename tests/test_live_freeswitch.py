@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import math
 import os
 import wave
 import xml.etree.ElementTree as ET
@@ -229,6 +230,59 @@ def test_record_mask_unmask(live: LiveSettings, socket_ext: int, tmp_path: Path)
         assert longest_silence >= 0.6, "the masked second was not written as silence"
         assert sounding >= 1.0, "the unmasked tone is missing from the recording"
         local.unlink(missing_ok=True)
+
+
+def tone_windows(path: Path, hz: float) -> list[float]:
+    """Per 20 ms window of a 16-bit WAV (channels mixed), the level of ``hz`` (Goertzel)."""
+    with wave.open(str(path)) as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    mono = [sum(samples[i : i + channels]) for i in range(0, len(samples), channels)]
+    step, coeff = rate // 50, 2 * math.cos(2 * math.pi * hz / rate)
+    levels = []
+    for start in range(0, len(mono) - step + 1, step):
+        s1 = s2 = 0.0
+        for x in mono[start : start + step]:
+            s1, s2 = x + coeff * s1 - s2, s1
+        levels.append(math.sqrt(max(0.0, s1 * s1 + s2 * s2 - coeff * s1 * s2)) / step)
+    return levels
+
+
+def test_repeated_masks_keep_every_masked_prompt_out_of_the_recording(
+    live: LiveSettings, socket_ext: int, tmp_path: Path
+) -> None:
+    """As a card payment does it (mask, play and collect, unmask; three times): a 1400 Hz tone
+    played only while masked must never reach the file; the 440 Hz tone between masks must."""
+    if live.recordings_dir is None:
+        pytest.skip(f"set {ENV_RECORDINGS_DIR} (FreeSWITCH's recordings directory) for the recording test")
+    path = f"{live.recordings_dir}/esl_apps_live_{uuid4().hex}.wav"
+
+    async def app(session: OutboundSession) -> None:
+        call = FreeSwitchCall(session)
+        await call.answer()
+        await call.record_start(path)
+        for _ in range(3):
+            await call.play("tone_stream://%(1000,0,440)")
+            await call.record_mask(path)
+            await call.play("tone_stream://%(1500,0,1400)")
+            await call.record_unmask(path)
+        await call.play("tone_stream://%(1000,0,440)")
+        await call.record_stop(path)
+        await call.hangup()
+
+    async def scenario() -> CallRun:
+        async with FsControl(live) as fs:
+            return await run_socket_call(fs, app, app_port=socket_ext, events=("RECORD_START", "RECORD_STOP"))
+
+    settle(run(scenario(), 60), tmp_path)
+    local = Path(path)
+    if not (local.is_file() and os.access(local, os.R_OK)):
+        pytest.skip("the recording is not readable here (FreeSWITCH on another host)")
+    masked, clear = tone_windows(local, 1400), tone_windows(local, 440)
+    local.unlink(missing_ok=True)
+    assert sum(level > 200 for level in clear) >= 100, "the unmasked tone is missing (4 s were played)"
+    leaked = [round(i * 0.02, 2) for i, level in enumerate(masked) if level > 200]
+    assert leaked == [], f"masked audio in the recording at {leaked[:10]} s"
 
 
 # ------------------------------------------------------------------------ the generated dialplan

@@ -24,6 +24,7 @@ from .outbound import ChannelVariables, OutboundSession
 from .protocol import Event
 
 _LOG = logging.getLogger(__name__)
+UNMASK_FLUSH_S = 0.1  # three 20 ms frames (and a margin) that FreeSWITCH may still hold when asked to unmask
 
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _META_KEYS = frozenset("0123456789")
@@ -204,6 +205,11 @@ class FreeSwitchCall:
         await self._record_api("mask", path)
 
     async def record_unmask(self, path: str) -> None:
+        # The recording's media bug writes frames a little after it captures them (it pairs the two
+        # directions, up to two frames behind), and the mask is applied when a frame is WRITTEN:
+        # unmasking at once let the last masked frame into the file (seen on FreeSWITCH 1.11.1:
+        # 20 ms of a masked prompt after every unmask). Wait until those frames are written masked.
+        await asyncio.sleep(UNMASK_FLUSH_S)
         await self._record_api("unmask", path)
 
     async def _record_api(self, action: str, path: str) -> None:
