@@ -161,6 +161,21 @@ def _uas(plan: LoadtestPlan, role: str, port: int, media_port: int, csv_path: Pa
     return SippProcess(options, plan.workdir / f"{role}-{port}", name=role)
 
 
+AGENT_TAIL_MARGIN_S = 15.0  # after the caller is done: the wrap-up prompt, the read-back, FreeSWITCH's BYE
+
+
+def let_agents_finish(agents: Sequence[SippProcess], tail_s: float, poll_s: float = 1.0) -> None:
+    """Dispositions are keyed in wrap-up, after the caller has hung up (the caller's SIPp is done
+    by then): wait, at most ``tail_s``, until no agent has a call up before the agents are stopped,
+    or their codes never reach the application (seen against FreeSWITCH 1.11.1)."""
+    deadline = time.monotonic() + tail_s
+    while time.monotonic() < deadline:
+        if not any(agent.running and (stats := agent.stats()) is not None and stats.current > 0
+                   for agent in agents):
+            return
+        time.sleep(poll_s)
+
+
 def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None = None,
                  poll_s: float = 1.0) -> LoadtestResult:
     """Run the plan; raises InjectionFileError/SippFailed/FileNotFoundError before any call is made."""
@@ -172,6 +187,7 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
     uas_processes: list[tuple[str, int, SippProcess]] = []
     registered: int | None = None
     caller: SippProcess | None = None
+    agents_tail_s = 0.0
     agent_ports = [plan.agent_base_port + index for index in range(plan.agents)]
     try:
         if plan.agents:
@@ -182,7 +198,10 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
                 dispo_ms = write_dtmf_pcap(dispo_path, digits).duration_ms + 200
             else:
                 write_dtmf_pcap(dispo_path, "#")  # the scenario needs a file even if it never plays it
-            agents_csv = write_agent_csv(plan.workdir / "agents.csv", _agent_rows(plan, scripts, dispo_ms))
+            rows = _agent_rows(plan, scripts, dispo_ms)
+            agents_csv = write_agent_csv(plan.workdir / "agents.csv", rows)
+            agents_tail_s = max((r.answer_delay_ms + r.dispo_after_ms + r.dispo_ms for r in rows),
+                                default=0) / 1000
             for index in range(plan.agents):
                 port = plan.agent_base_port + index
                 process = _uas(plan, "agent", port, _media_port(plan, 2000 + 20 * index), agents_csv,
@@ -213,6 +232,9 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
             trace_msg=plan.trace_msg,
         ), plan.workdir / "caller", name="caller").start()
         peak, interrupted = _watch(caller, progress, poll_s)
+        if not interrupted:
+            let_agents_finish([p for role, _, p in uas_processes if role == "agent"],
+                              agents_tail_s + AGENT_TAIL_MARGIN_S, poll_s)
     finally:
         if caller is not None and caller.running:  # an exception, or a second Ctrl-C: calls are aborted
             caller.stop(grace_s=0)
