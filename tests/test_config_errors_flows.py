@@ -130,3 +130,20 @@ def test_an_unreadable_flow_is_reported_once(tree: Tree) -> None:
     issues = tree.issues()
     assert [(Path(i.file).name, i.key_path) for i in issues] == [("support.yaml", "(root)")]
     assert issues[0].message.startswith("YAML syntax error")
+
+
+def test_a_confirm_prompt_the_switch_lacks_is_a_warning(tree: Tree, tmp_path: Path) -> None:
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    tree.edit("pbx.yaml", "/usr/share/freeswitch/sounds/en/us/callie", str(sounds))
+    warnings = {w.key_path: w for w in tree.load().warnings if Path(w.file).name == "pbx.yaml"}
+    missing = warnings["ring_groups.billing.confirm_prompt"]  # billing has answer_confirm: true
+    assert "ivr/ivr-accept_reject_voicemail.wav not found" in missing.message
+    assert "ring_groups.sales.confirm_prompt" not in warnings  # no answer_confirm: never played
+
+
+def test_a_confirm_prompt_must_be_one_dial_string_token(tree: Tree) -> None:
+    line = "    answer_confirm: true\n"
+    tree.edit("pbx.yaml", line, line + "    confirm_prompt: a b,c\n")
+    [issue] = [i for i in tree.issues() if i.key_path.endswith("confirm_prompt")]
+    assert issue.key_path == "ring_groups.billing.confirm_prompt"

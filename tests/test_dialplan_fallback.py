@@ -184,10 +184,8 @@ def test_example_model_matches_the_yaml() -> None:
 
 
 def test_answer_confirm_groups_ask_the_agent_to_press_1_as_the_runtime_does() -> None:
-    from esl_apps.dialplan.fallback import CONFIRM_PROMPT
-    from esl_apps.features.ringgroup_ringer import DEFAULT_CONFIRM_PROMPT
+    from esl_apps.config.pbx import DEFAULT_CONFIRM_PROMPT as CONFIRM_PROMPT
 
-    assert CONFIRM_PROMPT == DEFAULT_CONFIRM_PROMPT
     groups = {g.id: g for g in build_model(example()).groups}
     assert f"group_confirm_key=1,group_confirm_file={CONFIRM_PROMPT}]" in groups["billing"].fallback.bridge
     assert groups["billing"].fallback.bridge.count("group_confirm_key=1") == 2  # grace and heidi

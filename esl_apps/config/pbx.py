@@ -65,6 +65,7 @@ OverflowCondition = Literal["no_answer", "all_busy", "queue_full", "max_wait", "
 
 
 _NOT_ONE_LEG = re.compile(r"[,|\s]")
+DEFAULT_CONFIRM_PROMPT = "ivr/ivr-accept_reject_voicemail.wav"  # in FreeSWITCH's stock sound packages
 
 
 class Agent(ConfigModel):
@@ -141,6 +142,9 @@ class RingGroup(ConfigModel):
     total_timeout: int | None = Field(default=60, ge=1, le=86400)
     wrapup_seconds: int = Field(default=10, ge=0, le=3600)
     answer_confirm: bool = False
+    # what FreeSWITCH plays to an agent who picks up, until they press 1 (a file under the switch's
+    # sounds, a tone_stream://...); it travels in the dial string, so one token
+    confirm_prompt: str = Field(default=DEFAULT_CONFIRM_PROMPT, min_length=1, pattern=r"^[^,|\s\[\]{}]+$")
     auto_pause_after_no_answers: int | None = Field(default=None, ge=1)
     fewest_calls_reset: Literal["daily", "weekly", "never"] = "daily"
     queue: Identifier | None = None

@@ -153,6 +153,11 @@ def cross_check(
                 report(
                     ("recording", "prompts", key), f"prompt file {prompt} not found under {sounds}", "warning"
                 )
+        for group_id, group in pbx.model.ring_groups.items():
+            if group.answer_confirm and missing_prompt(sounds, group.confirm_prompt):
+                report(("ring_groups", group_id, "confirm_prompt"),
+                       f"prompt file {group.confirm_prompt} not found under {sounds} (agents could not "
+                       "confirm: FreeSWITCH drops a leg whose confirm prompt fails)", "warning")
         issues.extend(report.issues)
     if codebook is not None and codebook.model is not None:
         report = Reporter(codebook)

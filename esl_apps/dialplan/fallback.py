@@ -49,10 +49,6 @@ class Fallback:
     description: str
 
 
-# The prompt esl-apps' ring group engine plays for answer_confirm (features.ringgroup_ringer's
-# DEFAULT_CONFIRM_PROMPT; not imported, to keep the build free of the Redis-backed runtime).
-CONFIRM_PROMPT = "ivr/ivr-accept_reject_voicemail.wav"
-
 
 def _leg(endpoint: str, variables: list[str]) -> str:
     """Per-leg ``[k=v]`` variables; an endpoint that already starts with ``[...]`` or ``{...}``
@@ -90,7 +86,7 @@ def group_bridge(pbx: PbxConfig, group_id: str) -> str:
             variables.append(f"leg_delay_start={member.delay}")
         if group.answer_confirm:
             # As esl-apps rings it: the agent must press 1, so a mobile's voicemail cannot answer.
-            variables += ["group_confirm_key=1", f"group_confirm_file={CONFIRM_PROMPT}"]
+            variables += ["group_confirm_key=1", f"group_confirm_file={group.confirm_prompt}"]
         for endpoint in pbx.dial_strings(agent):
             if endpoint in seen:
                 continue

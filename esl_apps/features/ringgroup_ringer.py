@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 _REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
 # Outcomes that count as the agent missing the offer (auto-pause); FAILED is the switch's problem.
 _MISSES = {BridgeOutcome.NO_ANSWER, BridgeOutcome.UNREACHABLE, BridgeOutcome.BUSY, BridgeOutcome.REJECTED}
-DEFAULT_CONFIRM_PROMPT = "ivr/ivr-accept_reject_voicemail.wav"
 
 LegVars = Callable[[Call, str, str, RingContext], Mapping[str, str]]
 Clock = Callable[[], float]
@@ -61,7 +60,6 @@ class RingGroupRinger:
         agents: AgentStore,
         *,
         lease_margin_s: float = 10.0,
-        confirm_prompt: str = DEFAULT_CONFIRM_PROMPT,
         extra_leg_vars: LegVars | None = None,
         fallback: Any = None,
         clock: Clock = time.monotonic,
@@ -72,7 +70,6 @@ class RingGroupRinger:
         self.picker = picker
         self.agents = agents
         self.lease_margin_s = lease_margin_s
-        self.confirm_prompt = confirm_prompt
         self.extra_leg_vars = extra_leg_vars
         self.fallback = fallback or SimultaneousRinger()
         self.clock = clock
@@ -195,7 +192,7 @@ class RingGroupRinger:
         if group.answer_confirm:
             # FreeSWITCH plays the prompt to the agent on answer and bridges only after the key, so a
             # personal or mobile voicemail that picks up cannot take the call.
-            leg_vars |= {"group_confirm_key": "1", "group_confirm_file": self.confirm_prompt}
+            leg_vars |= {"group_confirm_key": "1", "group_confirm_file": group.confirm_prompt}
         if self.extra_leg_vars is not None:
             leg_vars |= dict(self.extra_leg_vars(call, agent_id, group_id, ctx))
         return leg_vars
