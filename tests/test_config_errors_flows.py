@@ -142,8 +142,8 @@ def test_a_confirm_prompt_the_switch_lacks_is_a_warning(tree: Tree, tmp_path: Pa
     assert "ring_groups.sales.confirm_prompt" not in warnings  # no answer_confirm: never played
 
 
-def test_a_confirm_prompt_must_be_one_dial_string_token(tree: Tree) -> None:
+def test_a_confirm_prompt_must_survive_the_dial_string(tree: Tree) -> None:
     line = "    answer_confirm: true\n"
-    tree.edit("pbx.yaml", line, line + "    confirm_prompt: a b,c\n")
+    tree.edit("pbx.yaml", line, line + "    confirm_prompt: a|b\n")
     [issue] = [i for i in tree.issues() if i.key_path.endswith("confirm_prompt")]
     assert issue.key_path == "ring_groups.billing.confirm_prompt"

@@ -143,14 +143,24 @@ class RingGroup(ConfigModel):
     wrapup_seconds: int = Field(default=10, ge=0, le=3600)
     answer_confirm: bool = False
     # what FreeSWITCH plays to an agent who picks up, until they press 1 (a file under the switch's
-    # sounds, a tone_stream://...); it travels in the dial string, so one token
-    confirm_prompt: str = Field(default=DEFAULT_CONFIRM_PROMPT, min_length=1, pattern=r"^[^,|\s\[\]{}]+$")
+    # sounds, a tone_stream://...); it travels in the dial string (commas are escaped there)
+    confirm_prompt: str = DEFAULT_CONFIRM_PROMPT
     auto_pause_after_no_answers: int | None = Field(default=None, ge=1)
     fewest_calls_reset: Literal["daily", "weekly", "never"] = "daily"
     queue: Identifier | None = None
     overflow: tuple[OverflowRule, ...] = ()
     voicemail: Identifier | None = None
     schedule: Identifier | None = None
+
+    @field_validator("confirm_prompt")
+    @classmethod
+    def _dialable_prompt(cls, value: str) -> str:
+        from esl_apps.esl.dialstring import escape_value  # pure: the dial string rules, no I/O
+
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be one file name or stream, without blanks")
+        escape_value(value)  # raises on what FreeSWITCH's dial string parser would misread
+        return value
 
     def member_timeout(self, member: Member) -> int:
         return member.timeout if member.timeout is not None else self.ring_timeout

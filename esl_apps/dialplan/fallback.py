@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from esl_apps.config import Config
 from esl_apps.config.flows import GotoNode, QueueNode, RingGroupNode, TransferNode, VoicemailNode
 from esl_apps.config.pbx import PbxConfig
+from esl_apps.esl.dialstring import escape_value
 
 __all__ = [
     "Fallback",
@@ -86,7 +87,7 @@ def group_bridge(pbx: PbxConfig, group_id: str) -> str:
             variables.append(f"leg_delay_start={member.delay}")
         if group.answer_confirm:
             # As esl-apps rings it: the agent must press 1, so a mobile's voicemail cannot answer.
-            variables += ["group_confirm_key=1", f"group_confirm_file={group.confirm_prompt}"]
+            variables += ["group_confirm_key=1", f"group_confirm_file={escape_value(group.confirm_prompt)}"]
         for endpoint in pbx.dial_strings(agent):
             if endpoint in seen:
                 continue
