@@ -47,3 +47,17 @@ def test_gives_up_after_the_tail_and_ignores_agents_that_exited() -> None:
     let_agents_finish([stuck, gone], tail_s=0.2, poll_s=0.02)
     assert 0.2 <= time.monotonic() - started < 1.0
     assert gone.reads == []
+
+
+def test_a_shipped_scenario_expects_a_record_per_call_and_a_disposition_per_answer() -> None:
+    from esl_apps.qa.expectations import expected_records, shortfalls
+    from esl_apps.qa.scenarios import VARIANTS
+
+    assert expected_records(VARIANTS["callback"], 2, 0) == {"calls": 2, "consent": 2, "callbacks": 2}
+    assert expected_records(VARIANTS["caller"], 3, 2) == {"calls": 3, "consent": 3, "dispositions": 2}
+    assert "dispositions" not in expected_records(VARIANTS["overflow"], 1, 0)  # nobody answers
+    # what the SIPp run against FreeSWITCH showed: every call "succeeded", no agent reached
+    stored = {"calls": 3, "consent": 3, "dispositions": 0}
+    assert shortfalls(expected_records(VARIANTS["caller"], 3, 3), stored) == [
+        "application dispositions stored: 0 for 3 expected (a flow went another way: see serve's log)"]
+    assert shortfalls({"calls": 2}, {"calls": 2, "consent": 9}) == []

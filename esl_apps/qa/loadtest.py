@@ -23,7 +23,8 @@ from esl_apps.qa.callers import (
     write_caller_csv,
 )
 from esl_apps.qa.dtmf_pcap import write_dtmf_pcap
-from esl_apps.qa.redis_view import StreamCounts, stream_lengths
+from esl_apps.qa.expectations import expected_records, shortfalls
+from esl_apps.qa.redis_view import StreamCounts, deltas, stream_lengths
 from esl_apps.qa.registration import REGISTER_XML, Registration, run_registration
 from esl_apps.qa.scenarios import AGENT_XML, CALLER_XML, Variant, scenario_file
 from esl_apps.qa.sipp_runner import SippFailed, SippOptions, SippProcess, free_media_port
@@ -259,6 +260,13 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
             problems.append(f"sipp (caller) exited with {caller.returncode}: {detail}")
     if stats is None:
         problems.append("sipp wrote no statistics")
+    uas = tuple(UasResult(role, port, p.options.media_port or 0, p.stats(), p.returncode, p.workdir)
+                for role, port, p in uas_processes)
+    change = deltas(redis_before, redis_after)
+    shipped_flow = plan.caller_csv.name == plan.variant.caller_csv and not plan.standin  # the app's calls
+    if change is not None and stats is not None and shipped_flow:
+        answered = sum(u.stats.counters.get("answered", 0) for u in uas if u.role == "agent" and u.stats)
+        problems.extend(shortfalls(expected_records(plan.variant, stats.successful, answered), change))
     rtt = read_rtt(caller.rtt_csv)
     response = {name: p for name, points in rtt.items() if (p := summarise(v for _, v in points))}
     return LoadtestResult(
@@ -268,8 +276,7 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         response_times=response,
         answer_rate=rate_per_second([when for when, _ in rtt.get("answer", [])]),
         error_codes=dict(read_error_codes(caller.error_codes_csv)),
-        uas=tuple(UasResult(role, port, p.options.media_port or 0, p.stats(), p.returncode, p.workdir)
-                  for role, port, p in uas_processes),
+        uas=uas,
         registered=registered,
         peak_concurrent=max(peak, stats.current if stats else 0),
         redis_before=redis_before,
