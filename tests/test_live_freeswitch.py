@@ -83,6 +83,22 @@ def socket_ext(live: LiveSettings, dialplan: DialplanDir, app_port: int) -> int:
     return app_port
 
 
+def recording_path(live: LiveSettings) -> str:
+    """A fresh file under ESL_APPS_FS_RECORDINGS_DIR, or skip the test."""
+    if live.recordings_dir is None:
+        pytest.skip(f"set {ENV_RECORDINGS_DIR} (FreeSWITCH's recordings directory) for the recording test")
+    return f"{live.recordings_dir}/esl_apps_live_{uuid4().hex}.wav"
+
+
+def socket_call(live: LiveSettings, app: Any, app_port: int, tmp_path: Path, **kwargs: Any) -> CallRun:
+    """One loopback call to ``app`` behind the test extension (run_socket_call), settled."""
+    async def scenario() -> CallRun:
+        async with FsControl(live) as fs:
+            return await run_socket_call(fs, app, app_port=app_port, **kwargs)
+
+    return settle(run(scenario(), 60), tmp_path)
+
+
 def did_actions(files: Mapping[str, str], context: str, number: str) -> list[tuple[str, str]]:
     """(application, data) of the generated extension of DID ``number``."""
     for relpath, text in files.items():
@@ -141,11 +157,7 @@ def test_outbound_answer_play_collect_hangup(live: LiveSettings, socket_ext: int
         await call.hangup()
         return played, digits
 
-    async def scenario() -> CallRun:
-        async with FsControl(live) as fs:
-            return await run_socket_call(fs, app, app_port=socket_ext, dtmf=("12#",))
-
-    result = settle(run(scenario(), 60), tmp_path)
+    result = socket_call(live, app, socket_ext, tmp_path, dtmf=("12#",))
     played, digits = result.result
     assert played == "FILE PLAYED"
     assert result.dtmf_sent and result.dtmf_sent[0].startswith("+OK"), result.dtmf_sent
@@ -178,11 +190,7 @@ def test_bridge_outcomes_keep_the_caller(live: LiveSettings, socket_ext: int, tm
         await call.hangup()
         return out
 
-    async def scenario() -> CallRun:
-        async with FsControl(live) as fs:
-            return await run_socket_call(fs, app, app_port=socket_ext)
-
-    result = settle(run(scenario(), 60), tmp_path)
+    result = socket_call(live, app, socket_ext, tmp_path)
     out = result.result
     assert (out["busy"].outcome, out["busy"].cause) == (BridgeOutcome.BUSY, "USER_BUSY")
     assert (out["no_answer"].outcome, out["no_answer"].cause) == (BridgeOutcome.NO_ANSWER, "NO_ANSWER")
@@ -196,9 +204,7 @@ def test_bridge_outcomes_keep_the_caller(live: LiveSettings, socket_ext: int, tm
 
 
 def test_record_mask_unmask(live: LiveSettings, socket_ext: int, tmp_path: Path) -> None:
-    if live.recordings_dir is None:
-        pytest.skip(f"set {ENV_RECORDINGS_DIR} (FreeSWITCH's recordings directory) for the recording test")
-    path = f"{live.recordings_dir}/esl_apps_live_{uuid4().hex}.wav"
+    path = recording_path(live)
 
     async def app(session: OutboundSession) -> str:
         call = FreeSwitchCall(session)
@@ -214,11 +220,7 @@ def test_record_mask_unmask(live: LiveSettings, socket_ext: int, tmp_path: Path)
         await call.hangup()
         return played
 
-    async def scenario() -> CallRun:
-        async with FsControl(live) as fs:
-            return await run_socket_call(fs, app, app_port=socket_ext, events=("RECORD_START", "RECORD_STOP"))
-
-    result = settle(run(scenario(), 60), tmp_path)
+    result = socket_call(live, app, socket_ext, tmp_path, events=("RECORD_START", "RECORD_STOP"))
     assert result.result == "FILE PLAYED"
     starts = [e for e in result.events if e.name == "RECORD_START"]
     stops = [e for e in result.events if e.name == "RECORD_STOP"]
@@ -253,9 +255,7 @@ def test_repeated_masks_keep_every_masked_prompt_out_of_the_recording(
 ) -> None:
     """As a card payment does it (mask, play and collect, unmask; three times): a 1400 Hz tone
     played only while masked must never reach the file; the 440 Hz tone between masks must."""
-    if live.recordings_dir is None:
-        pytest.skip(f"set {ENV_RECORDINGS_DIR} (FreeSWITCH's recordings directory) for the recording test")
-    path = f"{live.recordings_dir}/esl_apps_live_{uuid4().hex}.wav"
+    path = recording_path(live)
 
     async def app(session: OutboundSession) -> None:
         call = FreeSwitchCall(session)
@@ -270,11 +270,7 @@ def test_repeated_masks_keep_every_masked_prompt_out_of_the_recording(
         await call.record_stop(path)
         await call.hangup()
 
-    async def scenario() -> CallRun:
-        async with FsControl(live) as fs:
-            return await run_socket_call(fs, app, app_port=socket_ext, events=("RECORD_START", "RECORD_STOP"))
-
-    settle(run(scenario(), 60), tmp_path)
+    socket_call(live, app, socket_ext, tmp_path, events=("RECORD_START", "RECORD_STOP"))
     local = Path(path)
     if not (local.is_file() and os.access(local, os.R_OK)):
         pytest.skip("the recording is not readable here (FreeSWITCH on another host)")

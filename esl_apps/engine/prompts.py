@@ -109,9 +109,9 @@ def render(
             labels.append(prompt_label(item, ctx))
             voice = _tts_voice(item, ctx)
             parts.append("say:" + _tts_text(ctx.expand(item.tts)))
-        elif not _skipped_missing(ctx.expand(item), ctx):
-            labels.append(prompt_label(item, ctx))
-            parts.append(ctx.expand(item))
+        elif not _skipped_missing(path := ctx.expand(item), ctx):
+            labels.append(path)  # a file's label is its expanded path (prompt_label)
+            parts.append(path)
     if not parts:
         return None, None, labels
     text = parts[0] if len(parts) == 1 else "file_string://" + "!".join(parts)
