@@ -262,6 +262,9 @@ def run_loadtest(plan: LoadtestPlan, progress: Callable[[Progress], None] | None
         problems.append("sipp wrote no statistics")
     uas = tuple(UasResult(role, port, p.options.media_port or 0, p.stats(), p.returncode, p.workdir)
                 for role, port, p in uas_processes)
+    for u in uas:  # an agent's failed call (its guard, an unexpected request) fails the run too
+        if u.stats is not None and u.stats.failed:
+            problems.append(f"{u.role} on port {u.port} failed {u.stats.failed} call(s); see {u.workdir}")
     change = deltas(redis_before, redis_after)
     shipped_flow = plan.caller_csv.name == plan.variant.caller_csv and not plan.standin  # the app's calls
     if change is not None and stats is not None and shipped_flow:
