@@ -145,6 +145,37 @@ def test_a_signal_from_another_process_ends_the_wait_at_once(redis_url) -> None:
     asyncio.run(body())
 
 
+def test_a_wrap_up_end_still_pending_at_close_is_never_published(redis_url) -> None:
+    """Closing at shutdown cancels the "agent free again" timers, so none fires into a Redis
+    client that is being closed (seen as a publish coroutine destroyed mid-connect at loop end)."""
+    async def body() -> tuple[int, int, int]:
+        client, listener_client = connect(redis_url), connect(redis_url)
+        signals, listener = QueueSignals(client), QueueSignals(listener_client)
+        try:
+            channel = signals.agents_channel
+            listener.versions([channel])
+            for _ in range(100):
+                if listener.connected:
+                    break
+                await asyncio.sleep(0.01)
+            seen = listener.versions([channel])
+            signals.publish_later(0.05, channel, "agent-1")  # fires: a control that the path works
+            fired = await listener.wait(seen, 5.0)
+            seen = listener.versions([channel])
+            signals.publish_later(0.1, channel, "agent-2")
+            await signals.aclose()
+            after_close = await listener.wait(seen, 0.4)
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
+                       and "publish" in repr(t.get_coro())]
+            return fired, after_close, len(pending)
+        finally:
+            await listener.aclose()
+            await client.aclose()
+            await listener_client.aclose()
+
+    assert asyncio.run(body()) == (True, False, 0)
+
+
 # -- overflow chains and records --------------------------------------------------------------
 
 

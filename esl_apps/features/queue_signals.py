@@ -48,6 +48,9 @@ class QueueSignals:
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        # publish_later's timers and publishes, cancelled by aclose: one left running would touch a
+        # Redis client that is closing with the process.
+        self._later: set[asyncio.TimerHandle | asyncio.Task[None]] = set()
 
     @property
     def agents_channel(self) -> str:
@@ -91,11 +94,17 @@ class QueueSignals:
         """E.g. when an agent's wrap-up ends: nobody else would say the agent is free again."""
 
         def fire() -> None:
+            self._later.discard(timer)
             task = asyncio.ensure_future(self.publish(channel, message))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
             task.add_done_callback(_ignore_result)
 
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing to wake
-            asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
+        try:
+            timer = asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
+        except RuntimeError:  # no running loop: nothing to wake
+            return
+        self._later.add(timer)
 
     def _bump(self, channel: str) -> None:
         self._versions[channel] += 1
@@ -137,6 +146,9 @@ class QueueSignals:
                     await pubsub.aclose()
 
     async def aclose(self) -> None:
+        for pending in list(self._later):
+            pending.cancel()
+        self._later.clear()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
