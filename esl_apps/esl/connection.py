@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections import deque
 
+from esl_apps.aio import mark_retrieved
 from esl_apps.call import CallCommandError
 
 from .protocol import (
@@ -28,13 +29,6 @@ from .protocol import (
 )
 
 Reply = CommandReply | ApiResponse
-
-
-def mark_retrieved(fut: asyncio.Future[object]) -> None:
-    """Done-callback: a reply nobody awaits any more (pipelined setup, abandoned command) must not log
-    'exception was never retrieved' when the connection drops; awaiting it still raises."""
-    if not fut.cancelled():
-        fut.exception()
 
 
 def is_error_reply(reply: Reply) -> bool:

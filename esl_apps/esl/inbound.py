@@ -20,10 +20,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from esl_apps.aio import mark_retrieved
 from esl_apps.call import CallCommandError
 
 from . import protocol as p
-from .connection import EslConnection, mark_retrieved
+from .connection import EslConnection
 from .protocol import (
     ApiResponse,
     AuthRequest,

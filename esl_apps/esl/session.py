@@ -17,10 +17,11 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from esl_apps.aio import mark_retrieved
 from esl_apps.call import CallCommandError, CallHangup
 
 from . import protocol as p
-from .connection import EslConnection, is_error_reply, mark_retrieved
+from .connection import EslConnection, is_error_reply
 from .protocol import (
     ApiResponse,
     CommandReply,

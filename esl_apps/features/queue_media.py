@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from esl_apps.aio import mark_retrieved
 from esl_apps.call import Call, CallCommandError, CallHangup
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -110,7 +111,8 @@ class HoldMedia:
         if self._task is None or self._task.done():
             self._stopping = asyncio.Event()
             self._task = asyncio.ensure_future(self._run())
-            self._task.add_done_callback(_observe)
+            # a caller who hangs up while queued may leave it un-awaited (its CallHangup)
+            self._task.add_done_callback(mark_retrieved)
         return self._task
 
     async def stop(self) -> str | None:
@@ -180,11 +182,3 @@ class HoldMedia:
                     await self.call.break_media()  # type: ignore[attr-defined]
             await asyncio.wait({inner}, timeout=_BREAK_RETRY_S)
         return inner.result()  # CallHangup from the media step propagates
-
-
-def _observe(task: asyncio.Task[str | None]) -> None:
-    """Mark the hold task's outcome as seen: when the caller hangs up while queued, the queue may
-    end without awaiting it, and its CallHangup would otherwise be logged as "never retrieved".
-    Whoever awaits the task through ``stop`` still gets the exception."""
-    if not task.cancelled():
-        task.exception()

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import redis.asyncio as aioredis
 
+from esl_apps.aio import mark_retrieved
 from esl_apps.features.queue_store import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class QueueSignals:
             task = asyncio.ensure_future(self.publish(channel, message))
             self._later.add(task)
             task.add_done_callback(self._later.discard)
-            task.add_done_callback(_ignore_result)
+            task.add_done_callback(mark_retrieved)
 
         try:
             timer = asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
@@ -155,8 +156,3 @@ class QueueSignals:
                 await self._listener
             self._listener = None
         self.connected = False
-
-
-def _ignore_result(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()
