@@ -174,8 +174,7 @@ class FreeSwitchCall:
         keyed = [digit for at, digit in seen if not done_at or at < done_at]
         variables = ChannelVariables(event.headers)
         unplayed = variables.get("read_result") is None and not keyed
-        fallback = without_files(prompt)
-        if unplayed and fallback != prompt:
+        if unplayed and (fallback := without_files(prompt)) != prompt:
             # switch_ivr_read clears read_result, then gives up before collecting when its prompt
             # cannot be opened (a missing sound file): every try passed in an instant and the caller
             # could not key. Collect again with what can be played, so the menu still works; when
